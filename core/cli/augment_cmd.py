@@ -1,0 +1,5 @@
+"""`python -m core augment ...` (not yet implemented)."""
+
+
+def register(subparsers):
+    pass

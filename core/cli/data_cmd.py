@@ -1,0 +1,5 @@
+"""`python -m core data ...` (not yet implemented)."""
+
+
+def register(subparsers):
+    pass

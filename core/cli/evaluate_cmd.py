@@ -1,0 +1,5 @@
+"""`python -m core evaluate ...` (not yet implemented)."""
+
+
+def register(subparsers):
+    pass

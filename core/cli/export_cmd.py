@@ -1,0 +1,5 @@
+"""`python -m core export ...` (not yet implemented)."""
+
+
+def register(subparsers):
+    pass

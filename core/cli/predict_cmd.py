@@ -1,0 +1,5 @@
+"""`python -m core predict ...` (not yet implemented)."""
+
+
+def register(subparsers):
+    pass

@@ -1,0 +1,5 @@
+"""`python -m core runs ...` (not yet implemented)."""
+
+
+def register(subparsers):
+    pass

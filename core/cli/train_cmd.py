@@ -1,0 +1,5 @@
+"""`python -m core train ...` (not yet implemented)."""
+
+
+def register(subparsers):
+    pass

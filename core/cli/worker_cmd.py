@@ -1,0 +1,5 @@
+"""`python -m core worker ...` (not yet implemented)."""
+
+
+def register(subparsers):
+    pass
