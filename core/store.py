@@ -1,0 +1,502 @@
+"""The run store: every training run, its metrics and its files, on SQLite in WAL mode.
+
+Several processes share it: the worker writes while the app and the CLI read.
+Each `RunStore` keeps one connection per thread (SQLite connections must not
+cross threads), WAL lets readers proceed during writes, and a 30 s busy timeout
+absorbs the short write locks. Standard library only, so pages import it fast.
+
+Example:
+
+    store = RunStore()
+    run_id = store.create_run(name="cnn", method="scratch", backbone=None,
+                              config={...}, dataset="demo", fingerprint="ab12",
+                              epochs_planned=2, pretrained=False)
+    store.mark_running(run_id, os.getpid())
+    store.log_epoch(run_id, 1, {"loss": 0.6, "val_accuracy": 0.7})
+    store.finish(run_id, "finished")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from core.errors import RunError
+from core.paths import app_home
+
+STATUSES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
+ACTIVE_STATUSES = ("queued", "running")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    method TEXT NOT NULL,
+    backbone TEXT,
+    config TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    epochs_planned INTEGER NOT NULL,
+    pretrained INTEGER NOT NULL,
+    summary TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    pid INTEGER,
+    pid_started TEXT,
+    stop_requested INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS epochs (
+    run_id INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    time REAL NOT NULL,
+    metrics TEXT NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS batches (
+    run_id INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    batch INTEGER NOT NULL,
+    batches_per_epoch INTEGER NOT NULL,
+    time REAL NOT NULL,
+    metrics TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS batches_by_run ON batches (run_id, epoch, batch);
+"""
+
+_RUN_COLUMNS = (
+    "id, name, method, backbone, config, dataset, fingerprint, status, created_at, "
+    "started_at, finished_at, epochs_planned, pretrained, summary, error, pid"
+)
+
+
+@dataclass
+class RunRecord:
+    """One training run as stored: what was asked, where it stands, what it reached."""
+
+    id: int
+    name: str
+    method: str
+    backbone: str | None
+    config: dict
+    dataset: str
+    dataset_fingerprint: str
+    status: str
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    epochs_planned: int
+    pretrained: bool
+    summary: dict = field(default_factory=dict)
+    error: str | None = None
+    pid: int | None = None
+
+    @property
+    def is_active(self) -> bool:
+        """Queued or running: not yet in a final state."""
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish (or to now while running); None if never started."""
+        if self.started_at is None:
+            return None
+        return (self.finished_at or time.time()) - self.started_at
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunRecord:
+        return cls(**data)
+
+
+def process_alive(pid: int | None, started: str | None = None) -> bool:
+    """Whether process `pid` is running (not a zombie, and not a recycled pid).
+
+    Args:
+        pid: the process id.
+        started: the process start stamp recorded with it (`_process_start`),
+            compared when given so that a pid reused by another process counts as dead.
+    """
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    stat = _proc_stat(pid)
+    if stat is None:
+        return True  # no /proc: trust kill(0)
+    if stat[0] == "Z":  # killed but not yet reaped by its parent
+        return False
+    return started is None or stat[1] == started
+
+
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state, start time) from /proc/<pid>/stat, or None where /proc is absent."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name may contain spaces and parentheses: split after the last ")".
+    fields = text[text.rindex(")") + 2 :].split()
+    return fields[0], fields[19]
+
+
+def _process_start(pid: int) -> str | None:
+    stat = _proc_stat(pid)
+    return None if stat is None else stat[1]
+
+
+class RunStore:
+    """Runs, metrics and stop requests in `runs.sqlite`; run folders beside it.
+
+    Args:
+        path: the database file; default `app_home()/runs.sqlite`. Run folders
+            live in `runs/` next to it.
+    """
+
+    def __init__(self, path: Path | None = None):
+        self.path = Path(path) if path is not None else app_home() / "runs.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.runs_root = self.path.parent / "runs"
+        self._local = threading.local()
+        conn = self._conn()
+        conn.executescript(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            # Autocommit (isolation_level=None): each statement is its own
+            # transaction unless we open one explicitly.
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # no fsync per commit in WAL
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their thread ends)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # --- runs -----------------------------------------------------------------
+
+    def create_run(
+        self,
+        *,
+        name: str,
+        method: str,
+        backbone: str | None,
+        config: dict,
+        dataset: str,
+        fingerprint: str,
+        epochs_planned: int,
+        pretrained: bool,
+        status: str = "queued",
+    ) -> int:
+        """Record a new run and return its id (ids are never reused).
+
+        An empty `name` becomes "<method> #<id>".
+        """
+        _check_status(status)
+        cur = self._conn().execute(
+            "INSERT INTO runs (name, method, backbone, config, dataset, fingerprint, status,"
+            " created_at, epochs_planned, pretrained) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                name or "",
+                method,
+                backbone,
+                json.dumps(config, default=_json_default),
+                str(dataset),
+                fingerprint,
+                status,
+                time.time(),
+                int(epochs_planned),
+                int(bool(pretrained)),
+            ),
+        )
+        run_id = int(cur.lastrowid)
+        if not name:
+            self.rename(run_id, f"{method} #{run_id}")
+        return run_id
+
+    def get(self, run_id: int) -> RunRecord:
+        """The run with this id.
+
+        Raises:
+            RunError: when no such run exists.
+        """
+        row = (
+            self._conn()
+            .execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (int(run_id),))
+            .fetchone()
+        )
+        if row is None:
+            raise RunError(f"Run {run_id} does not exist.")
+        return _record(row)
+
+    def list_runs(self) -> list[RunRecord]:
+        """All runs, newest first."""
+        rows = self._conn().execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id DESC")
+        return [_record(row) for row in rows]
+
+    def next_queued(self) -> RunRecord | None:
+        """The oldest queued run, or None."""
+        row = (
+            self._conn()
+            .execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE status = 'queued' ORDER BY id LIMIT 1")
+            .fetchone()
+        )
+        return None if row is None else _record(row)
+
+    def claim(self, run_id: int, pid: int) -> bool:
+        """Atomically move a queued run to running; False if it is no longer queued."""
+        cur = self._conn().execute(
+            "UPDATE runs SET status = 'running', pid = ?, pid_started = ?, started_at = ?"
+            " WHERE id = ? AND status = 'queued'",
+            (pid, _process_start(pid), time.time(), int(run_id)),
+        )
+        return cur.rowcount == 1
+
+    def mark_running(self, run_id: int, pid: int) -> None:
+        """The run has started in process `pid` (sets started_at unless already set)."""
+        self._require(run_id)
+        self._conn().execute(
+            "UPDATE runs SET status = 'running', pid = ?, pid_started = ?,"
+            " started_at = COALESCE(started_at, ?), finished_at = NULL WHERE id = ?",
+            (pid, _process_start(pid), time.time(), int(run_id)),
+        )
+
+    def finish(self, run_id: int, status: str, error: str | None = None) -> None:
+        """Put the run in a final state (finished, stopped, failed, interrupted)."""
+        _check_status(status)
+        if status in ACTIVE_STATUSES:
+            raise ValueError(f"finish() needs a final status. Received: status={status!r}")
+        self._require(run_id)
+        self._conn().execute(
+            "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?",
+            (status, error, time.time(), int(run_id)),
+        )
+
+    def update_summary(self, run_id: int, **figures) -> dict:
+        """Merge figures (val_accuracy, best_epoch, ...) into the run's summary; returns it."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")  # read-modify-write without a lost update
+        try:
+            row = conn.execute("SELECT summary FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+            if row is None:
+                raise RunError(f"Run {run_id} does not exist.")
+            summary = {**json.loads(row["summary"]), **figures}
+            conn.execute(
+                "UPDATE runs SET summary = ? WHERE id = ?",
+                (json.dumps(summary, default=_json_default), int(run_id)),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return summary
+
+    def rename(self, run_id: int, name: str) -> None:
+        """Give the run a new display name.
+
+        Raises:
+            RunError: when the run does not exist or the name is blank.
+        """
+        name = (name or "").strip()
+        if not name:
+            raise RunError(f"Run {run_id} needs a non-empty name.")
+        self._require(run_id)
+        self._conn().execute("UPDATE runs SET name = ? WHERE id = ?", (name, int(run_id)))
+
+    def delete(self, run_id: int) -> None:
+        """Forget the run, its metrics and its folder.
+
+        Raises:
+            RunError: when the run does not exist or is running now (stop it first).
+        """
+        record = self.get(run_id)
+        if record.status == "running" and process_alive(record.pid):
+            raise RunError(f"Run {run_id} is running; stop it before deleting it.")
+        conn = self._conn()
+        for table, column in (("batches", "run_id"), ("epochs", "run_id"), ("runs", "id")):
+            conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (int(run_id),))
+        shutil.rmtree(self.runs_root / str(int(run_id)), ignore_errors=True)
+
+    def run_dir(self, run_id: int) -> Path:
+        """The run's folder (`runs/<id>/` beside the database), created."""
+        path = self.runs_root / str(int(run_id))
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # --- stop requests and crash detection ---------------------------------------
+
+    def request_stop(self, run_id: int) -> None:
+        """Ask the run to stop; a queued run becomes "stopped" without starting."""
+        self._require(run_id)
+        conn = self._conn()
+        conn.execute("UPDATE runs SET stop_requested = 1 WHERE id = ?", (int(run_id),))
+        conn.execute(
+            "UPDATE runs SET status = 'stopped', finished_at = ?,"
+            " error = 'Stopped before it started.' WHERE id = ? AND status = 'queued'",
+            (time.time(), int(run_id)),
+        )
+
+    def stop_requested(self, run_id: int) -> bool:
+        """Whether a stop was requested (cheap: called at every batch end)."""
+        row = (
+            self._conn()
+            .execute("SELECT stop_requested FROM runs WHERE id = ?", (int(run_id),))
+            .fetchone()
+        )
+        return bool(row and row["stop_requested"])
+
+    def mark_interrupted_dead(self) -> list[int]:
+        """Runs left "running" by a process that has died become "interrupted".
+
+        Returns:
+            The ids of the runs so marked. Their files (best.keras) are kept.
+        """
+        rows = (
+            self._conn()
+            .execute("SELECT id, pid, pid_started FROM runs WHERE status = 'running'")
+            .fetchall()
+        )
+        marked = []
+        for row in rows:
+            if process_alive(row["pid"], row["pid_started"]):
+                continue
+            cur = self._conn().execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ?, error = ?"
+                " WHERE id = ? AND status = 'running'",
+                (
+                    time.time(),
+                    f"The process running it (pid {row['pid']}) ended unexpectedly; "
+                    "its best checkpoint, if any, was kept.",
+                    row["id"],
+                ),
+            )
+            if cur.rowcount:
+                marked.append(int(row["id"]))
+        return marked
+
+    # --- metrics --------------------------------------------------------------
+
+    def log_batch(
+        self, run_id: int, epoch: int, batch: int, batches_per_epoch: int, metrics: dict
+    ) -> None:
+        """Record the running figures after one batch (loss, accuracy, images_per_second...)."""
+        self._conn().execute(
+            "INSERT INTO batches (run_id, epoch, batch, batches_per_epoch, time, metrics)"
+            " VALUES (?,?,?,?,?,?)",
+            (
+                int(run_id),
+                int(epoch),
+                int(batch),
+                int(batches_per_epoch or 0),
+                time.time(),
+                json.dumps(metrics, default=_json_default),
+            ),
+        )
+
+    def log_epoch(self, run_id: int, epoch: int, metrics: dict) -> None:
+        """Record one epoch's figures (a repeated epoch number replaces the old row)."""
+        self._conn().execute(
+            "INSERT OR REPLACE INTO epochs (run_id, epoch, time, metrics) VALUES (?,?,?,?)",
+            (int(run_id), int(epoch), time.time(), json.dumps(metrics, default=_json_default)),
+        )
+
+    def epochs(self, run_id: int) -> list[dict]:
+        """Per-epoch figures in order; each dict has "epoch" and "time" besides the metrics."""
+        rows = self._conn().execute(
+            "SELECT epoch, time, metrics FROM epochs WHERE run_id = ? ORDER BY epoch",
+            (int(run_id),),
+        )
+        return [{**json.loads(r["metrics"]), "epoch": r["epoch"], "time": r["time"]} for r in rows]
+
+    def batches(self, run_id: int, epoch: int | None = None) -> list[dict]:
+        """Per-batch figures in order, optionally of one epoch only."""
+        sql = "SELECT epoch, batch, batches_per_epoch, time, metrics FROM batches WHERE run_id = ?"
+        args: tuple = (int(run_id),)
+        if epoch is not None:
+            sql, args = sql + " AND epoch = ?", args + (int(epoch),)
+        rows = self._conn().execute(sql + " ORDER BY rowid", args)
+        return [_batch(r) for r in rows]
+
+    def last_batch(self, run_id: int) -> dict | None:
+        """The most recent batch record of the run (for progress bars), or None."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT epoch, batch, batches_per_epoch, time, metrics FROM batches"
+                " WHERE run_id = ? ORDER BY rowid DESC LIMIT 1",
+                (int(run_id),),
+            )
+            .fetchone()
+        )
+        return None if row is None else _batch(row)
+
+    def _require(self, run_id: int) -> None:
+        row = self._conn().execute("SELECT 1 FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+        if row is None:
+            raise RunError(f"Run {run_id} does not exist.")
+
+
+def _record(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        name=row["name"],
+        method=row["method"],
+        backbone=row["backbone"],
+        config=json.loads(row["config"]),
+        dataset=row["dataset"],
+        dataset_fingerprint=row["fingerprint"],
+        status=row["status"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        epochs_planned=row["epochs_planned"],
+        pretrained=bool(row["pretrained"]),
+        summary=json.loads(row["summary"]),
+        error=row["error"],
+        pid=row["pid"],
+    )
+
+
+def _batch(row: sqlite3.Row) -> dict:
+    return {
+        **json.loads(row["metrics"]),
+        "epoch": row["epoch"],
+        "batch": row["batch"],
+        "batches_per_epoch": row["batches_per_epoch"],
+        "time": row["time"],
+    }
+
+
+def _check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"Unknown run status. Expected one of {STATUSES}. Received: {status!r}")
+
+
+def _json_default(value):
+    """numpy scalars and arrays (and Paths) as plain JSON values."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
