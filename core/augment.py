@@ -1,0 +1,282 @@
+"""Augmentation as Keras 3 preprocessing layers: the one stack for training and preview.
+
+`build_augmenter(config)` turns an `AugmentConfig` (degrees, fractions) into a
+`keras.Sequential` of `RandomRotation`, `RandomTranslation`, `RandomShear`,
+`RandomZoom`, `RandomFlip`, `RandomBrightness` and `RandomContrast`, in the order
+ImageDataGenerator composes its transforms. The page's preview calls the very same
+stack, so what users see is what trains.
+
+Unit conversions (checked against the legacy ImageDataGenerator in
+tests/core/test_augment_parity.py):
+- rotation: the layer takes a fraction of a full turn, so degrees / 360.
+- shear: the layer takes tan(angle), drawn in [-tan, tan]. It pivots about the
+  top-left corner (as PIL and AutoAugment do), so it also shifts the picture sideways by up to
+  tan(angle) * height / 2; ImageDataGenerator pivots about the centre and
+  stretches the height by 1 / cos(angle).
+- zoom: ImageDataGenerator's scale z in [1 - r, 1 + r] is the layer's 1 + factor,
+  so the factor range is (-r, r); x and y are drawn independently, as there.
+- fill mode: the layers default to 'reflect'; the config's mode (the blog:
+  'nearest') is passed to every geometric layer.
+"""
+
+import functools
+import io
+import math
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from core.augment_config import AugmentConfig
+
+_GEOMETRIC = ("RandomRotation", "RandomTranslation", "RandomShear", "RandomZoom")
+# Layer i of a stack seeded with s gets seed s * _SEED_STRIDE + i, so that layers
+# draw independent numbers and seeds s and s + 1 share no stream.
+_SEED_STRIDE = 16
+
+
+def layer_specs(config: AugmentConfig) -> list[tuple[str, dict]]:
+    """The layers for `config` as `(keras.layers class name, kwargs)` pairs.
+
+    One source for both `build_augmenter` and `keras_code`, so the code shown to
+    users is exactly what trains. Settings at zero produce no layer.
+    """
+    config.validate()
+    fill = {"fill_mode": config.fill_mode}
+    if config.fill_mode == "constant":
+        fill["fill_value"] = float(config.fill_value)
+    specs = []
+    if config.rotation_degrees:
+        specs.append(("RandomRotation", {"factor": _round(config.rotation_degrees / 360), **fill}))
+    if config.width_shift or config.height_shift:
+        shifts = {"height_factor": config.height_shift, "width_factor": config.width_shift}
+        specs.append(("RandomTranslation", {**shifts, **fill}))
+    if config.shear_degrees:
+        # (0, f), not f: the layer flips the sign at random anyway, so both draw from
+        # [-f, f], but Keras 3.15 cannot reload the (-f, f) that a float is saved as.
+        factor = _round(math.tan(math.radians(config.shear_degrees)))
+        specs.append(("RandomShear", {"x_factor": (0.0, factor), **fill}))
+    if config.zoom:
+        zoom = (-config.zoom, config.zoom)
+        specs.append(("RandomZoom", {"height_factor": zoom, "width_factor": zoom, **fill}))
+    flip = {
+        (True, False): "horizontal",
+        (False, True): "vertical",
+        (True, True): "horizontal_and_vertical",
+    }
+    if config.horizontal_flip or config.vertical_flip:
+        specs.append(("RandomFlip", {"mode": flip[config.horizontal_flip, config.vertical_flip]}))
+    if config.brightness:
+        specs.append(("RandomBrightness", {"factor": config.brightness, "value_range": (0, 255)}))
+    if config.contrast:
+        specs.append(("RandomContrast", {"factor": config.contrast, "value_range": (0, 255)}))
+    return specs
+
+
+def _round(value: float) -> float:
+    # Six digits keep the code snippet readable and equal to what is built.
+    return round(value, 6)
+
+
+def build_augmenter(config: AugmentConfig, seed: int | None = None):
+    """The augmentation stack for `config`, as in the keras-io examples.
+
+    Works on float32 images in [0, 255], shape `(batch, H, W, 3)`, any H and W,
+    eagerly, inside a model (right after the `Input`) or in a `tf.data` map.
+    Called with `training=True` it augments; with `training=False` (the default
+    inside `predict`/`evaluate`) it returns its input unchanged.
+
+    Args:
+        config: the settings.
+        seed: None for fresh randomness; an int for a reproducible stream.
+
+    Returns:
+        A `keras.Sequential` named "augmentation". A config with everything off
+        gives a Sequential holding one `Identity` layer (never None, never empty,
+        since Keras cannot build an empty Sequential).
+
+    Raises:
+        ValueError: for a config out of range.
+    """
+    import keras
+
+    layers = [
+        getattr(keras.layers, name)(**kwargs, seed=_layer_seed(seed, i))
+        for i, (name, kwargs) in enumerate(layer_specs(config))
+    ]
+    return keras.Sequential(layers or [keras.layers.Identity()], name="augmentation")
+
+
+def _layer_seed(seed: int | None, index: int) -> int | None:
+    return None if seed is None else seed * _SEED_STRIDE + index
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_stack(config_json: str):
+    """One built stack per config; its seeds are reset before every preview."""
+    return build_augmenter(AugmentConfig.from_json(config_json), seed=0), threading.Lock()
+
+
+def _reset_seeds(stack, seed: int) -> None:
+    # Restores each layer's generator to the state `build_augmenter(config, seed)`
+    # starts from, so a cached stack replays the same draws for the same seed.
+    for index, layer in enumerate(stack.layers):
+        generator = getattr(layer, "generator", None)
+        if generator is not None:
+            generator.state.assign(np.array([_layer_seed(seed, index), 0], dtype="int64"))
+
+
+def preview(image: np.ndarray, config: AugmentConfig, n: int = 9, seed: int = 0) -> list:
+    """`n` augmented variants of one image, the same ones for the same seed.
+
+    Runs the cached stack once, eagerly, on a batch of `n` copies: the variants are
+    exactly what `build_augmenter(config, seed)` produces on its first batch.
+
+    Args:
+        image: uint8 array `(H, W, 3)`.
+        config: the settings.
+        n: how many variants.
+        seed: the random draw; another seed gives other variants.
+
+    Returns:
+        A list of `n` uint8 arrays shaped like `image`.
+
+    Raises:
+        ValueError: for an image that is not `(H, W, 3)`, `n < 1`, a negative seed
+            or a bad config.
+    """
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"preview needs an (H, W, 3) image. Received shape: {image.shape}")
+    if n < 1 or seed < 0:
+        raise ValueError(f"preview needs n >= 1 and seed >= 0. Received: n={n}, seed={seed}")
+    stack, lock = _cached_stack(config.to_json())
+    batch = np.broadcast_to(image.astype("float32"), (n, *image.shape))
+    with lock:  # Streamlit serves sessions from threads; keep reset + call together.
+        _reset_seeds(stack, seed)
+        out = np.asarray(stack(batch, training=True))
+    out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return list(out)
+
+
+def save_previews(
+    variants: list, out_dir: str | Path, prefix: str = "aug", original: np.ndarray | None = None
+) -> list[Path]:
+    """The blog's `save_to_dir` trick: writes the variants as PNG files.
+
+    Args:
+        variants: uint8 `(H, W, 3)` arrays, as returned by `preview`.
+        out_dir: folder to write into (created).
+        prefix: file name prefix (the blog's `save_prefix`).
+        original: also written as `<prefix>_original.png` when given.
+
+    Returns:
+        The paths written, original first.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, image in _named_images(variants, prefix, original):
+        path = out / name
+        path.write_bytes(_png_bytes(image))
+        paths.append(path)
+    return paths
+
+
+def previews_zip(variants: list, prefix: str = "aug", original: np.ndarray | None = None) -> bytes:
+    """The same files as `save_previews`, as an in-memory zip for a download button."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name, image in _named_images(variants, prefix, original):
+            archive.writestr(name, _png_bytes(image))
+    return buffer.getvalue()
+
+
+def _named_images(variants, prefix, original):
+    if original is not None:
+        yield f"{prefix}_original.png", original
+    for index, image in enumerate(variants):
+        yield f"{prefix}_{index:02d}.png", image
+
+
+def _png_bytes(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def keras_code(config: AugmentConfig) -> str:
+    """Python code building the same layer stack with Keras 3, ready to copy."""
+    lines = ["import keras", "from keras import layers", "", "augmentation = keras.Sequential(["]
+    for name, kwargs in layer_specs(config) or [("Identity", {})]:
+        args = ", ".join(f"{key}={_literal(value)}" for key, value in kwargs.items())
+        comment = _keras_comment(name, config)
+        lines.append(f"    layers.{name}({args}),{comment}")
+    lines += [
+        '], name="augmentation")',
+        "",
+        "# In the model, right after the input:",
+        "# x = augmentation(inputs)  # active in fit(), identity in predict()",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _keras_comment(name: str, config: AugmentConfig) -> str:
+    if name == "RandomRotation":
+        return f"  # ±{config.rotation_degrees:g}°: a fraction of a full turn"
+    if name == "RandomShear":
+        return f"  # ±{config.shear_degrees:g}°: tan(angle)"
+    if name == "RandomZoom":
+        return f"  # scale in [{1 - config.zoom:g}, {1 + config.zoom:g}] per axis"
+    return ""
+
+
+def _literal(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}" if float(f"{value:g}") == value else repr(value)
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_literal(v) for v in value) + ")"
+    return repr(value).replace("'", '"')
+
+
+def legacy_code(config: AugmentConfig) -> str:
+    """The equivalent `ImageDataGenerator(...)` call (Keras 2 API, as in the blog)."""
+    config.validate()
+    args = []
+    if config.rotation_degrees:
+        args.append(f"rotation_range={config.rotation_degrees:g},")
+    if config.width_shift:
+        args.append(f"width_shift_range={config.width_shift:g},")
+    if config.height_shift:
+        args.append(f"height_shift_range={config.height_shift:g},")
+    args.append("rescale=1.0 / 255,  # as the blog; in this lab the model rescales instead")
+    if config.shear_degrees:
+        args.append(
+            f"shear_range={config.shear_degrees:g},  # degrees (the blog's 0.2 meant radians)"
+        )
+    if config.zoom:
+        args.append(f"zoom_range={config.zoom:g},")
+    if config.horizontal_flip:
+        args.append("horizontal_flip=True,")
+    if config.vertical_flip:
+        args.append("vertical_flip=True,")
+    if config.brightness:
+        low, high = 1 - config.brightness, 1 + config.brightness
+        args.append(f"brightness_range=({low:g}, {high:g}),  # multiplies; the layer adds")
+    args.append(f'fill_mode="{config.fill_mode}",')
+    if config.fill_mode == "constant":
+        args.append(f"cval={config.fill_value:g},")
+    lines = [
+        "# Keras 2 API (removed from Keras 3): pip install tf_keras",
+        "from tf_keras.preprocessing.image import ImageDataGenerator",
+        "",
+        "datagen = ImageDataGenerator(",
+        *(f"    {arg}" for arg in args),
+        ")",
+    ]
+    if config.contrast:
+        lines.append(f"# contrast ±{config.contrast:g} has no ImageDataGenerator equivalent")
+    return "\n".join(lines) + "\n"
