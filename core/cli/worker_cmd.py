@@ -1,5 +1,23 @@
-"""`python -m core worker ...` (not yet implemented)."""
+"""`python -m core worker`: the background worker (internal; the app starts it)."""
+
+from core.runner import IDLE_TIMEOUT_S, run_worker
 
 
 def register(subparsers):
-    pass
+    parser = subparsers.add_parser(
+        "worker",
+        help="(internal) run queued training runs one at a time",
+        description="Run queued training runs one at a time, then exit when idle. "
+        "The app and `enqueue` start it; there is no need to run it by hand.",
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=IDLE_TIMEOUT_S,
+        help=f"seconds without queued runs before exiting (default {IDLE_TIMEOUT_S:g})",
+    )
+    parser.set_defaults(func=worker)
+
+
+def worker(args) -> int:
+    return run_worker(idle_timeout=args.idle_timeout)
