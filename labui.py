@@ -149,3 +149,14 @@ def sidebar() -> None:
         st.markdown(f"**Dataset:** {'demo (synthetic)' if spec == DEMO else spec}")
         st.markdown(f"**Augmentation:** {describe_augment(active_augment())}")
         runner_status()
+
+
+def image_grid(items: list[tuple], columns: int = 6) -> None:
+    """Images in rows of `columns`; items are `(uint8 array or None, caption)`."""
+    for start in range(0, len(items), columns):
+        row = items[start : start + columns]
+        for col, (image, caption) in zip(st.columns(columns), row, strict=False):
+            if image is None:
+                col.caption(f"cannot be shown: {caption}")
+            else:
+                col.image(image, caption=caption)

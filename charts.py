@@ -1,0 +1,108 @@
+"""Altair charts shared by the pages (the data frames come from `core.runs_view`)."""
+
+import altair as alt
+import pandas as pd
+
+from core.runs_view import BLOG_REFERENCE
+
+_SPLIT_DASH = alt.StrokeDash(
+    "split:N", scale=alt.Scale(domain=["training", "validation"], range=[[4, 3], [1, 0]])
+)
+
+
+def epoch_curves(frame: pd.DataFrame, by_run: bool = False) -> alt.Chart:
+    """Loss and accuracy per epoch, training (dashed) vs validation (solid), side by side.
+
+    Args:
+        frame: `runs_view.epoch_frame` output (with a "run" column when `by_run`).
+        by_run: colour by run (overlay of several runs) instead of by split.
+    """
+    color = alt.Color("run:N" if by_run else "split:N", title=None)
+    tooltip = ["run:N"] if by_run else []
+    base = alt.Chart(frame).mark_line(point=True)
+    return (
+        base.encode(
+            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+            color=color,
+            strokeDash=_SPLIT_DASH,
+            tooltip=[*tooltip, "split:N", "epoch:Q", alt.Tooltip("value:Q", format=".4f")],
+        )
+        .properties(width=320, height=220)
+        .facet(column=alt.Column("metric:N", title=None, sort=["loss", "accuracy"]))
+        .resolve_scale(y="independent")
+    )
+
+
+def batch_curves(frame: pd.DataFrame) -> alt.Chart:
+    """Running loss and accuracy per batch within the current epoch."""
+    return (
+        alt.Chart(frame)
+        .mark_line()
+        .encode(
+            x=alt.X("batch:Q", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
+            color=alt.Color("metric:N", title=None),
+            tooltip=["metric:N", "batch:Q", alt.Tooltip("value:Q", format=".4f")],
+        )
+        .properties(height=200)
+    )
+
+
+def overlay_with_reference(frame: pd.DataFrame, metric: str) -> alt.Chart:
+    """Validation curves of several runs, with the blog's accuracies as labelled rules."""
+    data = frame[(frame["metric"] == metric) & (frame["split"] == "validation")]
+    lines = (
+        alt.Chart(data)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("value:Q", title=f"validation {metric}", scale=alt.Scale(zero=False)),
+            color=alt.Color("run:N", title=None),
+            tooltip=["run:N", "epoch:Q", alt.Tooltip("value:Q", format=".4f")],
+        )
+    )
+    if metric != "accuracy":
+        return lines.properties(height=300)
+    ref = pd.DataFrame(
+        [{"blog": f"blog: {m} {hi:.2f}", "value": hi} for m, (_, _, hi) in BLOG_REFERENCE.items()]
+    )
+    rules = alt.Chart(ref).mark_rule(strokeDash=[2, 2], color="gray").encode(y="value:Q")
+    text = (
+        alt.Chart(ref)
+        .mark_text(align="left", dx=4, dy=-6, color="gray")
+        .encode(y="value:Q", text="blog:N", x=alt.value(0))
+    )
+    return (lines + rules + text).properties(height=300)
+
+
+def confusion_heatmap(frame: pd.DataFrame) -> alt.LayerChart:
+    """The confusion matrix (rows true, columns predicted); clicking selects a cell."""
+    cell = alt.selection_point(name="cell", fields=["true", "predicted"], on="click")
+    base = alt.Chart(frame).encode(
+        x=alt.X("predicted:N", title="predicted"),
+        y=alt.Y("true:N", title="true class"),
+    )
+    heat = base.mark_rect().encode(
+        color=alt.Color("count:Q", scale=alt.Scale(scheme="oranges"), legend=None),
+        opacity=alt.condition(cell, alt.value(1.0), alt.value(0.5)),
+        tooltip=["true:N", "predicted:N", "count:Q"],
+    )
+    labels = base.mark_text(fontSize=14).encode(text="count:Q")
+    return (heat.add_params(cell) + labels).properties(width=320, height=320)
+
+
+def probability_bars(frame: pd.DataFrame) -> alt.Chart:
+    """Class probabilities of several models side by side (frame: run, class, probability)."""
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("class:N", title=None),
+            color=alt.Color("class:N", legend=None),
+            row=alt.Row("run:N", title=None),
+            tooltip=["run:N", "class:N", alt.Tooltip("probability:Q", format=".3f")],
+        )
+        .properties(height=alt.Step(18), width=320)
+    )

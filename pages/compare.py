@@ -1,0 +1,116 @@
+"""Compare runs: the table, overlaid curves, one run's confusion matrix and its mistakes."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+import charts
+import labui
+from core import runs_view
+from core.errors import RunError
+from core.metrics import confusion_cell, read_predictions_csv
+
+st.title("Compare runs")
+store = labui.run_store()
+records = store.list_runs()
+if not records:
+    st.info("No runs yet: start one on the **Train** page.")
+    st.stop()
+
+table = runs_view.runs_table(records)
+st.dataframe(
+    table,
+    hide_index=True,
+    column_config={
+        "val acc": st.column_config.NumberColumn(format="%.3f"),
+        "best epoch acc": st.column_config.NumberColumn(format="%.3f"),
+        "val loss": st.column_config.NumberColumn(format="%.4f"),
+        "train s": st.column_config.NumberColumn(format="%.0f"),
+    },
+)
+csv = table.to_csv(index=False)
+st.download_button("Download the table (CSV)", csv, "runs.csv", key="compare_csv")
+with st.expander("The blog's numbers (cats vs dogs, 2000 training / 800 validation images)"):
+    st.dataframe(runs_view.blog_reference_table(), hide_index=True)
+
+labels = {r.id: f"#{r.id} {r.name}" for r in records}
+st.subheader("Curves")
+overlay = st.multiselect(
+    "Runs to overlay", list(labels), default=list(labels)[:3], format_func=labels.get,
+    key="compare_overlay",
+)  # fmt: skip
+metric = st.radio("Metric", ["accuracy", "loss"], horizontal=True, key="compare_metric")
+frames = [runs_view.epoch_frame(store.epochs(i), run=labels[i]) for i in overlay]
+curves = pd.concat(frames) if frames else pd.DataFrame()
+if curves.empty:
+    st.caption("The chosen runs have no finished epoch yet.")
+else:
+    st.altair_chart(charts.overlay_with_reference(curves, metric), key="compare_curves")
+
+st.subheader("One run in detail")
+run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="compare_run")
+record = store.get(run_id)
+folder = store.run_dir(run_id)
+if record.error:
+    st.error(f"Run #{run_id} {record.status}: {record.error}")
+
+report_file = folder / "report.json"
+if report_file.is_file():
+    report = json.loads(report_file.read_text())
+    st.markdown(
+        f"Validation accuracy **{report['accuracy']:.3f}** "
+        f"(95% interval {report['ci_low']:.3f}–{report['ci_high']:.3f}, n = {report['n']})"
+    )
+    st.dataframe(pd.DataFrame(report["per_class"]), hide_index=True)
+    cells = runs_view.confusion_frame(report)
+    options = list(zip(cells["true"], cells["predicted"], strict=True))
+    counts = dict(zip(options, cells["count"], strict=True))
+
+    def _pick_cell():  # A click on the heatmap sets the cell picker below.
+        points = st.session_state[f"compare_cm_{run_id}"].selection.get("cell") or []
+        if points:
+            st.session_state[f"compare_cell_{run_id}"] = (points[0]["true"], points[0]["predicted"])
+
+    st.altair_chart(
+        charts.confusion_heatmap(cells), on_select=_pick_cell, key=f"compare_cm_{run_id}",
+        selection_mode="cell",
+    )  # fmt: skip
+    wrong = [o for o in options if o[0] != o[1] and counts[o]]
+    cell = st.selectbox(
+        "Images behind a cell (click the matrix or pick here)", options,
+        index=options.index(max(wrong, key=counts.get)) if wrong else 0,
+        format_func=lambda o: f"true {o[0]} → predicted {o[1]} ({counts[o]})",
+        key=f"compare_cell_{run_id}",
+    )  # fmt: skip
+    predictions = folder / "predictions.csv"
+    rows = confusion_cell(read_predictions_csv(predictions), *cell) if predictions.is_file() else []
+    shown = [(r["path"], r["predicted"], r["probabilities"][r["predicted"]]) for r in rows[:24]]
+    labui.image_grid(
+        [(labui.thumbnail(path), f"{pred} {p:.2f} · {Path(path).name}") for path, pred, p in shown]
+    )
+    if len(rows) > 24:
+        st.caption(f"…and {len(rows) - 24} more.")
+elif not record.is_active:
+    st.info(f"Run #{run_id} has no evaluation report ({record.status}).")
+
+st.subheader("Manage")
+left, right = st.columns(2)
+new_name = left.text_input("Name", record.name, key=f"compare_name_{run_id}")
+if left.button("Rename", key="compare_rename"):
+    store.rename(run_id, new_name)
+    st.rerun()
+model_file = folder / "model.keras"
+left.download_button(
+    "Download the model (.keras)", lambda: model_file.read_bytes(), f"run{run_id}.keras",
+    disabled=not model_file.is_file(), key="compare_model",
+)  # fmt: skip
+sure = right.checkbox(f"Yes, delete run #{run_id} and its files", key="compare_delete_sure")
+if right.button("Delete run", disabled=not sure, key="compare_delete"):
+    try:
+        store.delete(run_id)
+    except RunError as exc:
+        labui.show_error(exc)
+    else:
+        st.rerun()

@@ -1,0 +1,86 @@
+"""The Compare page on runs recorded directly in the store (no training needed)."""
+
+import numpy as np
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core.metrics import evaluate_predictions, write_predictions_csv
+from core.paths import PROJECT_ROOT
+from core.store import RunStore
+
+PAGE = str(PROJECT_ROOT / "pages/compare.py")
+TIMEOUT = 60
+CLASSES = ["cats", "dogs"]
+
+
+def _finished_run(store: RunStore, tmp_path, name: str, y_pred: list[int]) -> int:
+    """A finished run with two epochs, a report and per-image predictions."""
+    run_id = store.create_run(
+        name=name, method="scratch", backbone=None, config={"image_size": 32},
+        dataset="demo", fingerprint="f", epochs_planned=2, pretrained=False,
+    )  # fmt: skip
+    for epoch, acc in ((1, 0.6), (2, 0.75)):
+        store.log_epoch(
+            run_id, epoch, {"loss": 0.7, "accuracy": acc, "val_loss": 0.6, "val_accuracy": acc}
+        )
+    y_true = np.array([0, 0, 1, 1])
+    probs = np.where(np.array(y_pred) == 1, 0.8, 0.3)
+    paths = []
+    for i, label in enumerate(y_true):
+        path = tmp_path / f"{name}_{i}.png"
+        Image.new("RGB", (40, 30), (200 * int(label), 90, 30)).save(path)
+        paths.append(str(path))
+    report = evaluate_predictions(y_true, probs, CLASSES, loss=0.6)
+    folder = store.run_dir(run_id)
+    (folder / "report.json").write_text(__import__("json").dumps(report.to_dict()))
+    write_predictions_csv(folder / "predictions.csv", paths, y_true, probs, CLASSES)
+    (folder / "model.keras").write_bytes(b"not really a model")
+    store.update_summary(
+        run_id, val_accuracy=report.accuracy, val_ci_low=report.ci_low,
+        val_ci_high=report.ci_high, val_n=report.n, val_loss=0.6, total_params=10,
+        trainable_params=8, train_seconds=3.0,
+    )  # fmt: skip
+    store.finish(run_id, "finished")
+    return run_id
+
+
+def test_no_runs_says_where_to_start():
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert "Train" in at.info[0].value
+
+
+def test_table_curves_confusion_and_mistakes(tmp_path):
+    store = RunStore()
+    first = _finished_run(store, tmp_path, "first", [0, 1, 1, 1])  # one cat called a dog
+    second = _finished_run(store, tmp_path, "second", [0, 0, 1, 1])
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["id"]) == [second, first]
+    assert table.loc[table["id"] == first, "val acc"].item() == 0.75
+    assert table.loc[table["id"] == first, "n"].item() == 4
+    assert table.loc[table["id"] == first, "status"].item() == "finished"
+    # The newest run is chosen; it has no mistakes, so the picker shows a diagonal cell.
+    at.selectbox(key="compare_run").set_value(first).run()
+    assert not at.exception
+    assert at.selectbox(key=f"compare_cell_{first}").value == ("cats", "dogs")
+    captions = [c for image in at.get("image") for c in image.captions]
+    # The one cat taken for a dog, with its probability.
+    assert len(captions) == 1 and captions[0].startswith("dogs 0.80")
+
+
+def test_rename_and_delete(tmp_path):
+    store = RunStore()
+    run_id = _finished_run(store, tmp_path, "old", [0, 1, 1, 1])
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.text_input(key=f"compare_name_{run_id}").set_value("renamed")
+    at.button(key="compare_rename").click().run()
+    assert not at.exception
+    assert store.get(run_id).name == "renamed"
+    assert at.button(key="compare_delete").disabled
+    at.checkbox(key="compare_delete_sure").check().run()
+    at.button(key="compare_delete").click().run()
+    assert not at.exception
+    assert store.list_runs() == []
+    assert "Train" in at.info[0].value
