@@ -1,0 +1,256 @@
+"""Image datasets on disk: layout detection, class names, the seeded split.
+
+Two layouts are accepted, possibly inside one top-level folder:
+
+- the blog's: `train/` and `validation/` (or `val/`, `valid/`) and an optional
+  `test/`, each holding one sub-folder per class;
+- a single folder of class sub-folders, split here into train/validation with
+  a seeded, stratified split.
+
+Listing never decodes anything: files that are not images by name are skipped
+and recorded in `Dataset.skipped`; undecodable images are found later by the
+health report and the pipeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import DatasetError
+from core.imaging import is_image_name
+
+SPLITS = ("train", "validation", "test")
+_SPLIT_ALIASES = {"train": "train", "validation": "validation", "val": "validation"}
+_SPLIT_ALIASES.update({"valid": "validation", "test": "test"})
+# Operating-system clutter that is never data and never worth reporting.
+_JUNK_NAMES = {"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini"}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image file and its class index (in `Dataset.class_names` order)."""
+
+    path: str
+    label: int
+
+
+@dataclass
+class Dataset:
+    """A listed dataset: class names and the files of each split.
+
+    Attributes:
+        name: a display name (the folder's name, or the demo's).
+        root: the folder holding the splits or the class folders.
+        class_names: sorted class folder names; labels index into this list.
+        splits: `train`, `validation` and optionally `test`, each a list of samples.
+        synthetic: True for generated data (the demo), shown as such in the UI.
+        skipped: `(path, reason)` for every file or folder ignored while listing.
+    """
+
+    name: str
+    root: Path
+    class_names: list[str]
+    splits: dict[str, list[Sample]]
+    synthetic: bool = False
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def is_binary(self) -> bool:
+        """Two classes: one sigmoid unit and labels 0/1."""
+        return self.num_classes == 2
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Number of files per split and class, e.g. `{"train": {"cats": 1000, ...}}`."""
+        result = {}
+        for split, samples in self.splits.items():
+            labels = np.bincount([s.label for s in samples], minlength=self.num_classes)
+            result[split] = {c: int(n) for c, n in zip(self.class_names, labels, strict=True)}
+        return result
+
+    def fingerprint(self) -> str:
+        """A stable hash of the listing (split, label, relative path, size, mtime).
+
+        Changes whenever a file is added, removed, relabelled or rewritten, so it
+        serves as the cache key for decoded images and bottleneck features.
+        """
+        digest = hashlib.sha256("\0".join(self.class_names).encode())
+        for split in sorted(self.splits):
+            for sample in self.splits[split]:
+                try:
+                    stat = os.stat(sample.path)
+                    meta = f"{stat.st_size}:{stat.st_mtime_ns}"
+                except OSError:
+                    meta = "missing"
+                rel = _relative(sample.path, self.root)
+                digest.update(f"\n{split}\0{sample.label}\0{rel}\0{meta}".encode())
+        return digest.hexdigest()[:16]
+
+
+def load_dataset(path: str | os.PathLike, val_fraction: float = 0.2, seed: int = 1337) -> Dataset:
+    """Lists a dataset folder in either accepted layout.
+
+    Args:
+        path: the dataset folder (or a folder holding exactly one such folder).
+        val_fraction: share of each class held out for validation when the
+            folder has no `validation/` split of its own.
+        seed: seed of that split; the same seed gives the same split.
+
+    Returns:
+        The `Dataset`, with sorted class names and files sorted by path.
+
+    Raises:
+        DatasetError: the folder does not exist, has no class folders, only one
+            class, a class without training images, or an empty split.
+        ValueError: `val_fraction` outside (0, 1).
+    """
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be between 0 and 1. Received: {val_fraction}")
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise DatasetError(f"{folder} is not a folder.")
+    root = _find_root(folder.resolve())
+    skipped: list[tuple[str, str]] = []
+    split_dirs = _split_dirs(root)
+    if "train" in split_dirs:
+        files = {s: _list_classes(d, skipped) for s, d in split_dirs.items()}
+        _skip_loose_files(root, set(split_dirs.values()), skipped)
+        if "validation" not in files:
+            files["train"], files["validation"] = _stratified_split(
+                files["train"], val_fraction, seed
+            )
+    else:
+        classes = _list_classes(root, skipped)
+        files = dict(
+            zip(
+                ("train", "validation"), _stratified_split(classes, val_fraction, seed), strict=True
+            )
+        )
+    return _assemble(root, files, skipped)
+
+
+def resolve_dataset(spec: str | os.PathLike | Dataset) -> Dataset:
+    """`"demo"` gives the built-in synthetic dataset; anything else is a folder path."""
+    if isinstance(spec, Dataset):
+        return spec
+    if str(spec).strip().lower() == "demo":
+        from core.demo import demo_dataset  # Lazy: demo imports this module.
+
+        return demo_dataset()
+    return load_dataset(spec)
+
+
+def _find_root(folder: Path) -> Path:
+    # Archives often wrap the data in one top-level folder: step into it when
+    # it is the only entry and itself holds folders.
+    entries = _visible(folder)
+    if _split_dirs(folder) or len(entries) != 1 or not entries[0].is_dir():
+        return folder
+    inner = entries[0]
+    return inner if any(e.is_dir() for e in _visible(inner)) else folder
+
+
+def _visible(folder: Path) -> list[Path]:
+    return sorted(
+        e for e in folder.iterdir() if e.name not in _JUNK_NAMES and not e.name.startswith(".")
+    )
+
+
+def _split_dirs(root: Path) -> dict[str, Path]:
+    found = {}
+    for entry in _visible(root):
+        split = _SPLIT_ALIASES.get(entry.name.lower())
+        if entry.is_dir() and split and split not in found:
+            found[split] = entry
+    return found
+
+
+def _list_classes(folder: Path, skipped: list) -> dict[str, list[str]]:
+    """`{class name: sorted image paths}` for the class folders directly under `folder`."""
+    classes = {}
+    for entry in _visible(folder):
+        if not entry.is_dir():
+            skipped.append((str(entry), "not inside a class folder, ignored"))
+            continue
+        images = _list_images(entry, skipped)
+        if images:
+            classes[entry.name] = images
+        else:
+            skipped.append((str(entry), "empty class folder (no image files), ignored"))
+    return classes
+
+
+def _list_images(folder: Path, skipped: list) -> list[str]:
+    images = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if d not in _JUNK_NAMES and d[0] != ".")
+        for filename in sorted(filenames):
+            path = os.path.join(dirpath, filename)
+            if filename in _JUNK_NAMES or filename.startswith("."):
+                continue
+            if is_image_name(filename):
+                images.append(path)
+            else:
+                ext = Path(filename).suffix or "no extension"
+                skipped.append((path, f"not an image file by its extension ({ext}), ignored"))
+    return sorted(images)
+
+
+def _skip_loose_files(root: Path, split_dirs: set[Path], skipped: list) -> None:
+    for entry in _visible(root):
+        if entry not in split_dirs:
+            skipped.append((str(entry), "not a train/validation/test folder, ignored"))
+
+
+def _stratified_split(classes: dict[str, list[str]], val_fraction: float, seed: int):
+    """Holds out `val_fraction` of each class (at least one image when it has two)."""
+    rng = np.random.default_rng(seed)
+    train, validation = {}, {}
+    for name in sorted(classes):
+        paths = sorted(classes[name])
+        order = rng.permutation(len(paths))
+        n_val = min(max(1, round(len(paths) * val_fraction)), len(paths) - 1)
+        validation[name] = sorted(paths[i] for i in order[:n_val])
+        train[name] = sorted(paths[i] for i in order[n_val:])
+    return train, validation
+
+
+def _assemble(root: Path, files: dict[str, dict[str, list[str]]], skipped) -> Dataset:
+    class_names = sorted(set().union(*(classes.keys() for classes in files.values())))
+    if not class_names:
+        raise DatasetError(f"{root} holds no class folders with images.")
+    if len(class_names) == 1:
+        raise DatasetError(
+            f"{root} holds only one class ('{class_names[0]}'); a classifier needs at least two."
+        )
+    for name in class_names:
+        if not files["train"].get(name):
+            raise DatasetError(f"Class '{name}' in {root} has no training images.")
+    splits = {}
+    for split in SPLITS:
+        if split not in files:
+            continue
+        samples = [
+            Sample(path, label)
+            for label, name in enumerate(class_names)
+            for path in files[split].get(name, [])
+        ]
+        if not samples:
+            raise DatasetError(f"The {split} split of {root} holds no images.")
+        splits[split] = samples
+    return Dataset(root.name, root, class_names, splits, skipped=skipped)
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return os.path.relpath(path, root)
+    except ValueError:  # Another drive on Windows.
+        return path
