@@ -16,6 +16,7 @@ from core.paths import app_home
 ACTIVE_DATASET = "ldl_active_dataset"  # "demo" or a dataset folder path (str)
 ACTIVE_AUGMENT = "ldl_active_augment"  # AugmentConfig as JSON (str)
 WATCH_RUN = "ldl_watch_run"  # id of the run the Train page follows (int)
+ESTIMATES = "ldl_epoch_estimates"  # TrainConfig JSON -> EpochEstimate measured this session
 
 DEMO = "demo"
 
@@ -92,12 +93,36 @@ def dataset(spec: str | None = None):
     return _dataset(spec or active_dataset(), str(app_home()))
 
 
+def forget_dataset(spec: str | None = None) -> None:
+    """Drop cached listings so that a re-imported or changed folder is listed afresh."""
+    _dataset.clear()
+
+
 @st.cache_data(show_spinner="Checking the dataset…", max_entries=8)
 def health(spec: str, home: str, fingerprint: str) -> dict:
     """The health report of a dataset as a dict, cached by content fingerprint."""
     from core.health import health_report
 
     return health_report(dataset(spec)).to_dict()
+
+
+def measure_epoch(config, num_classes: int, n_train: int, n_val: int):
+    """Time a few training steps of `config` (see `core.estimate.measure`); remembered."""
+    from core.estimate import measure
+
+    result = measure(config, num_classes, n_train, n_val)
+    st.session_state.setdefault(ESTIMATES, {})[_config_key(config)] = result
+    return result
+
+
+def measured(config):
+    """The estimate measured earlier in this session for this config, or None."""
+    return st.session_state.get(ESTIMATES, {}).get(_config_key(config))
+
+
+def _config_key(config) -> str:
+    settings = {k: v for k, v in config.to_dict().items() if k not in ("name", "seed", "epochs")}
+    return json.dumps(settings, sort_keys=True)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -160,3 +185,17 @@ def image_grid(items: list[tuple], columns: int = 6) -> None:
                 col.caption(f"cannot be shown: {caption}")
             else:
                 col.image(image, caption=caption)
+
+
+# --- Augment page --------------------------------------------------------------
+AUGMENT_SIZE = 150  # The blog's target size: previews at the scale that trains.
+AUGMENT_SEED = "augment_seed"  # The preview's random draw (int); no widget owns it.
+AUGMENT_DRAFT = "augment_draft"  # The page's settings as JSON, kept across page changes.
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def augment_source(source: str | bytes, name: str):
+    """The picture to augment, decoded and squared once per file (raises `ImageError`)."""
+    from core.imaging import load_square
+
+    return load_square(source, AUGMENT_SIZE, "stretch", name=name)

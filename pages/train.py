@@ -1,0 +1,175 @@
+"""Train: pick a method, its backbone and settings; start runs and watch them learn, live."""
+
+import dataclasses
+
+import streamlit as st
+
+import charts
+import labui
+from core import estimate, runner, runs_view
+from core.backbones import BACKBONES, weights_status
+from core.errors import LabError
+from core.training import OPTIMIZERS, TrainConfig
+
+st.title("Train")
+store = labui.run_store()
+spec = labui.active_dataset()
+try:
+    ds = labui.dataset(spec)
+except LabError as exc:
+    labui.show_error(exc)
+    st.stop()
+
+method = st.radio(
+    "Method", list(labui.METHODS), format_func=lambda m: labui.METHODS[m][0], horizontal=True,
+    key="train_method",
+)  # fmt: skip
+st.markdown(labui.METHODS[method][1])
+defaults = TrainConfig.defaults(method)
+k = f"_{method}"  # per-method keys: switching method brings back that method's defaults
+values, ok, random_weights = {}, True, False
+
+col1, col2, col3 = st.columns(3)
+values["epochs"] = col1.number_input("Epochs", 1, 500, defaults.epochs, key="train_epochs" + k)
+values["batch_size"] = col1.number_input(
+    "Batch size", 1, 512, defaults.batch_size, key="train_batch" + k
+)
+values["image_size"] = col1.number_input(
+    "Image size (px)", 16, 512, defaults.image_size, step=8, key="train_size" + k
+)
+values["optimizer"] = col2.selectbox(
+    "Optimizer", OPTIMIZERS, OPTIMIZERS.index(defaults.optimizer), key="train_optimizer" + k
+)
+values["learning_rate"] = col2.number_input(
+    "Learning rate", 1e-6, 1.0, defaults.learning_rate, format="%.0e", step=1e-5, key="train_lr" + k
+)
+values["dropout"] = col2.slider(
+    "Dropout", 0.0, 0.9, defaults.dropout, 0.05, key="train_dropout" + k
+)
+if method == "scratch":
+    values["l2"] = col3.number_input(
+        "L2 weight decay", 0.0, 1.0, defaults.l2, format="%.4f", key="train_l2"
+    )
+else:
+    names = list(BACKBONES)
+    values["backbone"] = col3.selectbox(
+        "Pretrained network", names, names.index(defaults.backbone),
+        format_func=lambda b: BACKBONES[b].label, key="train_backbone" + k,
+    )  # fmt: skip
+    ok, where = weights_status(values["backbone"], values["image_size"])
+    col3.caption(f"ImageNet weights: {where}") if ok else col3.warning(where)
+    random_weights = col3.checkbox("Use random weights instead", key="train_random" + k)
+    values["pretrained"] = not random_weights
+if method == "bottleneck":
+    values["head"] = col3.radio("Top model", ["flatten", "gap"], horizontal=True, key="train_head")
+    values["augment_copies"] = col3.number_input(
+        "Augmented copies per image", 0, 10, 0, key="train_copies"
+    )
+if method == "finetune":
+    tops = [
+        r.id for r in store.list_runs()
+        if r.method == "bottleneck" and r.status == "finished" and r.backbone == values["backbone"]
+    ]  # fmt: skip
+    values["top_run"] = col3.selectbox(
+        "Top model from run", [None, *tops], key="train_top",
+        format_func=lambda i: "train one first (stage 1)" if i is None else f"run #{i}",
+    )  # fmt: skip
+    values["unfreeze_blocks"] = col3.number_input(
+        "Blocks to unfreeze", 1, 5, 1, key="train_unfreeze"
+    )
+    values["train_batchnorm"] = col3.checkbox("Train BatchNorm parameters", key="train_bn")
+with st.expander("More options"):
+    values["seed"] = st.number_input("Seed", 0, 2**31 - 1, defaults.seed, key="train_seed")
+    values["checkpoint_best"] = st.checkbox("Keep the best epoch's weights", key="train_best")
+    patience = st.number_input("Early stopping patience (0: off)", 0, 100, 0, key="train_patience")
+    values["early_stopping_patience"] = patience or None
+    values["name"] = st.text_input("Run name (optional)", key="train_name") or None
+
+augment = labui.active_augment()
+values["augment"] = augment if augment is not None else defaults.augment
+source = (
+    "chosen on the Augment page" if augment is not None else "the blog's default for this method"
+)
+st.caption(f"Augmentation: {labui.describe_augment(values['augment'])} ({source}).")
+config = dataclasses.replace(defaults, data=spec, **values)
+if config.uses_backbone and not (ok or random_weights):
+    st.info("Add the ImageNet weights file, or tick 'Use random weights instead' to train anyway.")
+    st.stop()
+
+n_train, n_val = len(ds.splits["train"]), len(ds.splits["validation"])
+guess = estimate.from_history(store.list_runs(), method, config.backbone, spec, config.image_size)
+if guess is None and not labui.measured(config):
+    if st.button("Estimate time per epoch", key="train_measure"):
+        with st.spinner("Timing a few training steps…"):
+            labui.measure_epoch(config, ds.num_classes, n_train, n_val)
+guess = guess or labui.measured(config)
+if guess is not None:
+    once = f" + {labui.format_seconds(guess.once_seconds)} once" if guess.once_seconds else ""
+    st.caption(
+        f"≈ {labui.format_seconds(guess.seconds_per_epoch)} per epoch{once} ({guess.basis})."
+    )
+
+b1, b2, b3 = st.columns(3)
+if b1.button("Start", type="primary", key="train_start"):
+    try:
+        st.session_state[labui.WATCH_RUN] = runner.enqueue(config, store)
+    except LabError as exc:
+        labui.show_error(exc)
+if b2.button("Queue the blog's three experiments", key="train_blog"):
+    ids = runner.queue_blog_experiments(
+        spec, image_size=config.image_size, backbone=values.get("backbone", "vgg16"),
+        pretrained=values.get("pretrained", True), augment=augment, store=store,
+    )  # fmt: skip
+    st.session_state[labui.WATCH_RUN] = ids[0]
+
+
+def _watched():
+    runs = store.list_runs()
+    running = [r for r in runs if r.status == "running"]
+    watched = [r for r in runs if r.id == st.session_state.get(labui.WATCH_RUN)]
+    return (running or watched or runs or [None])[0]
+
+
+record = _watched()
+if record is not None and record.is_active and b3.button("Stop", key="train_stop"):
+    runner.stop(record.id, store)
+
+
+@st.fragment(run_every=2 if record is not None and record.is_active else None)
+def monitor() -> None:
+    run = _watched()
+    if run is None:
+        st.info("No runs yet: press Start.")
+        return
+    st.subheader(f"#{run.id} {run.name} — {run.status}")
+    prog = runs_view.progress(run, store.last_batch(run.id))
+    if run.status == "queued":
+        st.caption("Waiting for the background worker…")
+    elif prog is None and run.status == "running":
+        st.caption("Loading images (and extracting features) before the first batch…")
+    if prog is not None:
+        state = runner.worker_state(store)
+        eta = state.eta_seconds if state.running and state.running.id == run.id else None
+        ips = f" · {prog.images_per_second:.0f} images/s" if prog.images_per_second else ""
+        text = f"epoch {prog.epoch}/{prog.epochs} · batch {prog.batch}/{prog.batches}{ips}"
+        st.progress(
+            prog.fraction, text=text + (f" · ETA {labui.format_seconds(eta)}" if eta else "")
+        )
+    if run.error:
+        st.error(f"{run.status.capitalize()}: {run.error}")
+    if run.status == "finished" and run.summary.get("val_accuracy") is not None:
+        s = run.summary
+        st.success(
+            f"Validation accuracy {s['val_accuracy']:.3f} (95% interval {s['val_ci_low']:.3f}–"
+            f"{s['val_ci_high']:.3f}, n = {s['val_n']}). See it on the Compare page."
+        )
+    epochs = runs_view.epoch_frame(store.epochs(run.id))
+    if not epochs.empty:
+        st.altair_chart(charts.epoch_curves(epochs), key="train_epoch_chart")
+    if prog is not None:
+        st.caption(f"Within epoch {prog.epoch}: running loss and accuracy per batch")
+        batches = runs_view.batch_frame(store.batches(run.id, epoch=prog.epoch))
+        st.altair_chart(charts.batch_curves(batches), key="train_batch_chart")
+
+
+monitor()

@@ -1,0 +1,79 @@
+"""The Train page: methods and their defaults, and a real run in the background worker."""
+
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.paths import PROJECT_ROOT
+from core.store import RunStore
+from core.training import TrainConfig
+
+PAGE = str(PROJECT_ROOT / "pages/train.py")
+COMPARE = str(PROJECT_ROOT / "pages/compare.py")
+TIMEOUT = 180
+
+
+@pytest.fixture
+def quick_worker(monkeypatch):
+    """The worker exits soon after its queue empties, so no process outlives the test."""
+    monkeypatch.setenv("LDL_WORKER_IDLE_S", "2")
+
+
+def _wait_final(store: RunStore, run_id: int, timeout: float = 300):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = store.get(run_id)
+        if not record.is_active:
+            return record
+        time.sleep(1)
+    pytest.fail(f"run {run_id} still {store.get(run_id).status} after {timeout} s")
+
+
+def test_method_switch_shows_that_methods_defaults():
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert (
+        at.number_input(key="train_epochs_scratch").value == TrainConfig.defaults("scratch").epochs
+    )
+    assert at.selectbox(key="train_optimizer_scratch").value == "rmsprop"
+    at.radio(key="train_method").set_value("finetune").run()
+    assert not at.exception
+    assert at.selectbox(key="train_optimizer_finetune").value == "sgd"
+    assert at.number_input(key="train_lr_finetune").value == pytest.approx(1e-4)
+    assert at.selectbox(key="train_top").value is None  # no bottleneck run yet: stage 1 first
+
+
+def test_missing_weights_need_an_explicit_choice(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty Keras cache
+    monkeypatch.setenv("LDL_OFFLINE", "1")
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.radio(key="train_method").set_value("bottleneck").run()
+    assert "not in the Keras cache" in at.warning[0].value
+    assert "random weights" in at.info[0].value  # the guard: nothing starts silently
+    assert "train_start" not in [b.key for b in at.button]
+    at.checkbox(key="train_random_bottleneck").check().run()
+    assert not at.exception
+    assert "train_start" in [b.key for b in at.button]
+
+
+def test_start_a_short_run_it_finishes_and_shows_on_compare(quick_worker):
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.number_input(key="train_epochs_scratch").set_value(1)
+    at.number_input(key="train_size_scratch").set_value(32)
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    store = RunStore()
+    (run,) = store.list_runs()
+    assert run.config["image_size"] == 32 and run.epochs_planned == 1
+    record = _wait_final(store, run.id)
+    assert record.status == "finished", record.error
+    at.run()  # the monitor shows the finished run and its curves
+    assert not at.exception
+    assert any("Validation accuracy" in s.value for s in at.success)
+    compare = AppTest.from_file(COMPARE, default_timeout=TIMEOUT).run()
+    assert not compare.exception
+    table = compare.dataframe[0].value
+    assert list(table["id"]) == [run.id]
+    assert table["status"][0] == "finished"
+    assert 0.0 <= table["val acc"][0] <= 1.0
