@@ -1,0 +1,240 @@
+"""Class probabilities from a finished run's model, for new images.
+
+Images are decoded and resized exactly as the run's training pipeline did
+(`core.imaging`: RGB, EXIF applied, the run's `image_size` and `resize_mode`)
+and fed as float32 [0, 255]; the model does its own scaling.
+
+A file that is not an image does not stop the others: its `Prediction` carries
+an `error` sentence instead of probabilities, so a page can show the results
+of the good files next to the messages for the bad ones.
+
+Example:
+
+    for p in predict_images(run_id, ["cat.jpg", "notes.txt"]):
+        print(p.source, p.predicted if p.ok else p.error)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import ImageError, RunError
+from core.store import RunRecord, RunStore
+
+USABLE_STATUSES = ("finished", "stopped")  # a stopped run keeps and saves what it learned
+_MODEL_CACHE_SIZE = 4
+_models: OrderedDict[tuple, tuple[int, object]] = OrderedDict()
+_models_lock = threading.Lock()
+
+
+@dataclass
+class Prediction:
+    """One image's class probabilities from one model (or why there are none).
+
+    Attributes:
+        source: the file name or path (or "image N" for in-memory images).
+        class_names: the run's classes, in label order.
+        probabilities: one probability per class (empty when `error` is set).
+        predicted: the most probable class ("" when `error` is set).
+        confidence: its probability.
+        error: one sentence saying why this input could not be classified.
+    """
+
+    source: str
+    class_names: list[str]
+    probabilities: list[float]
+    predicted: str
+    confidence: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_class_names(record: RunRecord, store: RunStore) -> list[str]:
+    """The class names a run was trained on, in label order.
+
+    Looked up in the run's summary (`class_names`), then its `report.json`,
+    then its `predictions.csv` header.
+
+    Raises:
+        RunError: when none of these records them.
+    """
+    names = record.summary.get("class_names") or record.config.get("class_names")
+    if names:
+        return list(names)
+    folder = store.run_dir(record.id)
+    report = folder / "report.json"
+    if report.is_file():
+        return list(json.loads(report.read_text())["class_names"])
+    csv_path = folder / "predictions.csv"
+    if csv_path.is_file():
+        with csv_path.open(encoding="utf-8") as f:
+            header = f.readline().strip().split(",")
+        names = [h[5:] for h in header if h.startswith("prob_")]
+        if names:
+            return names
+    raise RunError(f"Run {record.id} does not record its class names.")
+
+
+def load_run_model(run_id: int, store: RunStore | None = None):
+    """The run's trained Keras model (`model.keras`), cached while the file is unchanged.
+
+    Raises:
+        RunError: the run does not exist, is not finished, or its model file is
+            missing or unreadable.
+    """
+    store = store or RunStore()
+    record = store.get(run_id)
+    path = model_path(record, store)
+    stamp = path.stat().st_mtime_ns
+    key = (str(store.path), int(run_id))
+    with _models_lock:
+        cached = _models.get(key)
+        if cached and cached[0] == stamp:
+            _models.move_to_end(key)
+            return cached[1]
+    model = _load(path, run_id)
+    with _models_lock:
+        _models[key] = (stamp, model)
+        while len(_models) > _MODEL_CACHE_SIZE:
+            _models.popitem(last=False)
+    return model
+
+
+def model_path(record: RunRecord, store: RunStore) -> Path:
+    """The run's `model.keras`, checked to exist and to belong to a usable run.
+
+    Raises:
+        RunError: the run is not finished (or stopped), or the file is gone.
+    """
+    if record.status not in USABLE_STATUSES:
+        raise RunError(
+            f"Run {record.id} ({record.name}) is {record.status}, not finished, "
+            "so it has no model to use."
+        )
+    path = store.runs_root / str(record.id) / "model.keras"
+    if not path.is_file():
+        raise RunError(f"Run {record.id} ({record.name}) has lost its model file {path}.")
+    return path
+
+
+def clear_model_cache() -> None:
+    """Forget every loaded model (frees memory; the next use reloads from disk)."""
+    with _models_lock:
+        _models.clear()
+
+
+def prepare_image(source, image_size: int, resize_mode: str = "stretch", name: str | None = None):
+    """Decode one image as the training pipeline does: `(size, size, 3)` uint8.
+
+    Args:
+        source: a path, the file's bytes, a binary file object (such as an
+            uploaded file) or a PIL image.
+        image_size: the side of the square the model takes.
+        resize_mode: `stretch`, `crop` or `pad`.
+        name: how to name the file in error messages.
+
+    Raises:
+        ImageError: the input cannot be decoded as an image.
+    """
+    from PIL import Image
+
+    from core.imaging import fit_to_square, load_square
+
+    if isinstance(source, Image.Image):
+        return fit_to_square(source.convert("RGB"), image_size, resize_mode)
+    if hasattr(source, "seek"):
+        source.seek(0)  # an uploaded file may have been read before
+    return load_square(source, image_size, resize_mode, name=name)
+
+
+def run_input(record: RunRecord) -> tuple[int, str]:
+    """The run's (image_size, resize_mode)."""
+    config = record.config
+    return int(config["image_size"]), str(config.get("resize_mode") or "stretch")
+
+
+def predict_images(run_id: int, images: list, store: RunStore | None = None) -> list[Prediction]:
+    """Classify images with a run's model, one `Prediction` per input, in order.
+
+    Args:
+        run_id: a finished (or stopped) run.
+        images: paths, bytes, binary file objects (uploads) or PIL images.
+        store: the run store (default: the app home's).
+
+    Returns:
+        One `Prediction` per input; an input that is not an image gets one
+        with `error` set, and the others are still classified.
+
+    Raises:
+        RunError: the run does not exist, is not finished or lost its model.
+    """
+    store = store or RunStore()
+    record = store.get(run_id)
+    model = load_run_model(run_id, store)
+    class_names = run_class_names(record, store)
+    size, mode = run_input(record)
+    results: list[Prediction | None] = []
+    arrays, where = [], []
+    for index, source in enumerate(images):
+        label = source_name(source, index)
+        try:
+            arrays.append(prepare_image(source, size, mode, name=label))
+            where.append(index)
+            results.append(None)
+        except ImageError as exc:
+            results.append(Prediction(label, class_names, [], "", 0.0, error=str(exc)))
+    if arrays:
+        probs = class_probabilities(model, np.stack(arrays), len(class_names))
+        for index, row in zip(where, probs, strict=True):
+            best = int(np.argmax(row))
+            results[index] = Prediction(
+                source=source_name(images[index], index),
+                class_names=class_names,
+                probabilities=[float(v) for v in row],
+                predicted=class_names[best],
+                confidence=float(row[best]),
+            )
+    return results
+
+
+def class_probabilities(model, images: np.ndarray, num_classes: int, batch_size: int = 32):
+    """`(N, C)` probabilities for uint8 or float [0, 255] images (binary: [1-p, p])."""
+    from core.metrics import probabilities_matrix
+
+    outputs = []
+    for start in range(0, len(images), batch_size):
+        batch = np.asarray(images[start : start + batch_size], dtype=np.float32)
+        outputs.append(np.asarray(model(batch, training=False)))
+    return probabilities_matrix(np.concatenate(outputs), num_classes)
+
+
+def source_name(source, index: int) -> str:
+    """How to name an input in results and messages."""
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    name = getattr(source, "name", None) or getattr(source, "filename", None)
+    return str(name) if name else f"image {index + 1}"
+
+
+def _load(path: Path, run_id: int):
+    import keras
+
+    import core.models  # noqa: F401 - registers the lab's custom layers for loading
+
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # noqa: BLE001 - any loader failure means an unusable file
+        raise RunError(f"Run {run_id}'s model file {path} could not be loaded ({exc}).") from exc

@@ -1,0 +1,133 @@
+"""core.explain: Grad-CAM on the scratch CNN and on a model with a nested pretrained base."""
+
+import io
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from core import explain
+from core.models import make_classifier, make_scratch_cnn, make_top_model
+from core.store import RunStore
+
+
+def _image(size, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (1, size, size, 3)).astype("float32")
+
+
+def _reference_flat(model, images, layer_name, class_index):
+    """The keras-io recipe, valid for a model without nested sub-models."""
+    grad_model = keras.Model(model.inputs, [model.get_layer(layer_name).output, model.output])
+    with tf.GradientTape() as tape:
+        conv, preds = grad_model(images)
+        score = preds[:, 0] if preds.shape[-1] == 1 else preds[:, class_index]
+        if preds.shape[-1] == 1 and class_index == 0:
+            score = 1 - score
+    return _cam(conv, tape.gradient(score, conv))
+
+
+def _cam(conv, grads):
+    weights = tf.reduce_mean(grads, axis=(0, 1, 2))
+    heat = tf.nn.relu(conv[0] @ weights[:, None])[..., 0].numpy()
+    return heat / heat.max() if heat.max() > 0 else heat
+
+
+@pytest.fixture(scope="module")
+def scratch():
+    keras.utils.set_random_seed(3)
+    return make_scratch_cnn(image_size=32, num_classes=2)
+
+
+@pytest.fixture(scope="module")
+def nested():
+    """MobileNetV2 α 0.35 (random weights) nested as a sub-model, as the lab builds it."""
+    keras.utils.set_random_seed(4)
+    base = keras.applications.MobileNetV2(
+        input_shape=(64, 64, 3), alpha=0.35, include_top=False, weights=None
+    )
+    top = make_top_model(base.output_shape[1:], num_classes=3, head="gap")
+    return make_classifier(base, top, "mobilenet_v2_0.35"), base
+
+
+def test_scratch_cnn_heatmap_matches_the_keras_io_recipe(scratch):
+    images = _image(32)
+    assert explain.find_last_conv_layer(scratch).name == "conv3"
+    for class_index in (0, 1):
+        heat = explain.make_gradcam_heatmap(scratch, images, class_index=class_index)
+        assert heat.shape == (4, 4) and heat.dtype == np.float32
+        assert 0.0 <= heat.min() and heat.max() <= 1.0
+        np.testing.assert_allclose(
+            heat, _reference_flat(scratch, images, "conv3", class_index), atol=1e-5
+        )
+    # The explicit layer name and a single (H, W, 3) image work too.
+    earlier = explain.make_gradcam_heatmap(scratch, images[0], last_conv_layer_name="conv2")
+    assert earlier.shape == (13, 13)
+    assert "call" not in vars(scratch.get_layer("conv3"))  # the capture hook is removed
+
+
+def test_nested_backbone_is_searched_and_explained(nested):
+    model, base = nested
+    images = _image(64, seed=1)
+    layer = explain.find_last_conv_layer(model)
+    assert layer.name == "out_relu" and layer is base.get_layer("out_relu")
+    inner = "block_16_project"  # deep inside the base, not the base's own output
+    heat = explain.make_gradcam_heatmap(model, images, last_conv_layer_name=inner, class_index=2)
+    # Reference: the same computation staged by hand across the nested graphs.
+    staged = keras.Model(base.inputs, [base.get_layer(inner).output, base.output])
+    with tf.GradientTape() as tape:
+        conv, features = staged(model.get_layer("preprocess")(images), training=False)
+        score = model.get_layer("top")(features, training=False)[:, 2]
+    np.testing.assert_allclose(heat, _cam(conv, tape.gradient(score, conv)), atol=1e-4)
+    default = explain.make_gradcam_heatmap(model, images)
+    assert default.shape == (2, 2) and np.isfinite(default).all()
+
+
+def test_errors_for_unknown_layer_class_or_no_conv(scratch):
+    with pytest.raises(ValueError, match="no layer named 'nope'"):
+        explain.make_gradcam_heatmap(scratch, _image(32), last_conv_layer_name="nope")
+    with pytest.raises(ValueError, match="class_index"):
+        explain.make_gradcam_heatmap(scratch, _image(32), class_index=2)
+    inputs = keras.Input((8,))
+    dense = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
+    with pytest.raises(ValueError, match="no convolutional layer"):
+        explain.find_last_conv_layer(dense)
+
+
+def test_jet_colormap_runs_blue_to_red():
+    lut = explain.jet_colormap()
+    assert lut.shape == (256, 3) and lut.dtype == np.uint8
+    assert lut[0, 2] > 100 and lut[0, 0] == 0  # dark blue at 0
+    assert lut[-1, 0] > 100 and lut[-1, 2] == 0  # dark red at 1
+    assert lut[128, 1] == 255  # green in the middle
+
+
+def test_overlay_blends_and_resizes():
+    image = np.full((40, 60, 3), 100, dtype=np.uint8)
+    heat = np.array([[0.0, 1.0], [0.0, 0.0]], dtype=np.float32)
+    out = explain.overlay_heatmap(image, heat, alpha=0.5)
+    assert out.shape == (40, 60, 3) and out.dtype == np.uint8
+    assert out[0, -1, 0] > out[-1, 0, 0]  # hot corner redder than the cold one
+    assert out[-1, 0, 2] > out[-1, 0, 0]  # cold corner bluish
+    np.testing.assert_array_equal(explain.overlay_heatmap(image, heat, alpha=0.0), image)
+    with pytest.raises(ValueError):
+        explain.overlay_heatmap(image[..., 0], heat)
+
+
+def test_explain_image_for_a_stored_run():
+    store = RunStore()
+    keras.utils.set_random_seed(5)
+    run_id = store.create_run(
+        name="tiny", method="scratch", backbone=None, config={"image_size": 32},
+        dataset="demo", fingerprint="", epochs_planned=1, pretrained=False,
+    )  # fmt: skip
+    make_scratch_cnn(image_size=32, num_classes=3).save(store.run_dir(run_id) / "model.keras")
+    store.update_summary(run_id, class_names=["a", "b", "c"])
+    store.finish(run_id, "finished")
+    buffer = io.BytesIO()
+    Image.fromarray(_image(50)[0].astype(np.uint8)).save(buffer, format="JPEG")
+    result = explain.explain_image(run_id, buffer.getvalue(), class_index=1, store=store)
+    assert result.image.shape == result.overlay.shape == (32, 32, 3)
+    assert result.class_name == "b" and 0 <= result.probability <= 1
+    assert result.layer_name == "conv3" and result.heatmap.shape == (4, 4)
