@@ -1,0 +1,189 @@
+"""The lab's Keras models, all functional `keras.Model`s built here and nowhere else.
+
+- `make_scratch_cnn`: the blog's small convnet, trained from scratch.
+- `make_top_model`: the blog's classifier on top of bottleneck features.
+- `make_classifier` / `make_finetune_model`: a conv base and a top model joined into
+  one model that takes raw images (float [0, 255]), as fine-tuning trains it and as
+  prediction uses it.
+
+Every model takes float32 images in [0, 255] and scales them itself: the scratch CNN
+with `Rescaling(1/255)`, pretrained bases with their own `preprocess_input`. The
+augmentation stack, when given, sits right after the input (keras-io style): it is
+active in `fit()` and a no-op in `predict()`, so the stack the Augment page previews
+is the one that trains. Two classes get one sigmoid unit, three or more a softmax.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers
+
+from core import backbones
+
+
+@keras.saving.register_keras_serializable(package="little_data_lab")
+class Preprocess(layers.Layer):
+    """A backbone's `preprocess_input` as a layer, so saved models carry it.
+
+    Args:
+        backbone: a key of `core.backbones.BACKBONES`.
+    """
+
+    def __init__(self, backbone: str, **kwargs):
+        super().__init__(**kwargs)
+        self.backbone = backbone
+        self._entry = backbones.get_backbone(backbone)
+
+    def call(self, images):
+        return self._entry.preprocess(images)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "backbone": self.backbone}
+
+
+def load_model(path) -> keras.Model:
+    """Load a `.keras` file saved by the lab (registers the `Preprocess` layer first)."""
+    return keras.saving.load_model(path, compile=False)
+
+
+def output_layer(num_classes: int, name: str = "predictions") -> layers.Dense:
+    """One sigmoid unit for two classes, a softmax over classes for three or more."""
+    if num_classes < 2:
+        raise ValueError(f"A classifier needs at least 2 classes; received {num_classes}.")
+    if num_classes == 2:
+        return layers.Dense(1, activation="sigmoid", name=name)
+    return layers.Dense(num_classes, activation="softmax", name=name)
+
+
+def loss_for(num_classes: int) -> str:
+    """The matching loss for integer labels."""
+    return "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
+
+
+def _augmented_input(image_size: int, augmenter: keras.Model | None):
+    inputs = keras.Input(shape=(image_size, image_size, 3), name="image")
+    x = inputs
+    if augmenter is not None:
+        x = augmenter(x)
+    return inputs, x
+
+
+def make_scratch_cnn(
+    image_size: int = 150,
+    num_classes: int = 2,
+    augmenter: keras.Model | None = None,
+    dropout: float = 0.5,
+    l2: float = 0.0,
+) -> keras.Model:
+    """The blog's small convnet: 3 x (Conv 3x3 + ReLU + MaxPool 2x2), Dense(64), Dropout.
+
+    Args:
+        image_size: square input size (the blog: 150).
+        num_classes: 2 (sigmoid unit) or more (softmax).
+        augmenter: the augmentation stack (`core.augment.build_augmenter`) or None.
+        dropout: dropout rate before the output (the blog: 0.5).
+        l2: L2 weight-decay factor on the conv and hidden Dense kernels (0: off).
+
+    Returns:
+        An uncompiled functional model taking float32 [0, 255] images.
+    """
+    regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
+    inputs, x = _augmented_input(image_size, augmenter)
+    x = layers.Rescaling(1.0 / 255, name="rescale")(x)  # the blog's rescale=1./255
+    for index, filters in enumerate((32, 32, 64), start=1):
+        x = layers.Conv2D(
+            filters, 3, activation="relu", kernel_regularizer=regularizer, name=f"conv{index}"
+        )(x)
+        x = layers.MaxPooling2D(2, name=f"pool{index}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(64, activation="relu", kernel_regularizer=regularizer, name="dense")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = output_layer(num_classes)(x)
+    return keras.Model(inputs, outputs, name="scratch_cnn")
+
+
+def make_top_model(
+    feature_shape: tuple[int, ...],
+    num_classes: int = 2,
+    head: str = "flatten",
+    dropout: float = 0.5,
+) -> keras.Model:
+    """The blog's top model on bottleneck features: Flatten, Dense(256, ReLU), Dropout.
+
+    Args:
+        feature_shape: shape of one feature map from the conv base, e.g. (4, 4, 512).
+        num_classes: 2 (sigmoid unit) or more (softmax).
+        head: "flatten" (the blog's) or "gap" (global average pooling: far fewer weights).
+        dropout: dropout rate before the output.
+
+    Returns:
+        An uncompiled functional model named "top".
+    """
+    if head not in ("flatten", "gap"):
+        raise ValueError(f"head must be 'flatten' or 'gap'; received {head!r}.")
+    inputs = keras.Input(shape=tuple(feature_shape), name="features")
+    if head == "flatten":
+        x = layers.Flatten(name="flatten")(inputs)
+    else:
+        x = layers.GlobalAveragePooling2D(name="gap")(inputs)
+    x = layers.Dense(256, activation="relu", name="dense")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = output_layer(num_classes)(x)
+    return keras.Model(inputs, outputs, name="top")
+
+
+def make_classifier(
+    base: keras.Model,
+    top: keras.Model,
+    backbone: str,
+    augmenter: keras.Model | None = None,
+) -> keras.Model:
+    """Raw images -> [augmentation] -> preprocess_input -> base -> top, as one model.
+
+    The base is called with `training=False`, so its BatchNormalization layers run in
+    inference mode even when some of them are unfrozen (the keras-io fine-tuning recipe).
+    """
+    size = base.input_shape[1]
+    inputs, x = _augmented_input(size, augmenter)
+    x = Preprocess(backbone, name="preprocess")(x)
+    x = base(x, training=False)
+    outputs = top(x)
+    return keras.Model(inputs, outputs, name=f"{backbone}_classifier")
+
+
+def make_finetune_model(
+    base: keras.Model,
+    top: keras.Model,
+    backbone: str,
+    augmenter: keras.Model | None = None,
+    unfreeze_blocks: int = 1,
+    train_batchnorm: bool = False,
+) -> keras.Model:
+    """The fine-tuning model: the last `unfreeze_blocks` blocks of the base and the top train.
+
+    Args:
+        base: the conv base from `core.backbones.build_base` (ImageNet weights).
+        top: a top model already trained on this base's features (the blog insists).
+        backbone: the base's registry key (for preprocessing and block boundaries).
+        augmenter: the augmentation stack, or None.
+        unfreeze_blocks: how many of the base's last blocks to train (1: VGG16's block 5).
+        train_batchnorm: also train BatchNorm parameters (off: they stay frozen).
+
+    Returns:
+        An uncompiled model; everything below the boundary is frozen.
+    """
+    backbones.set_trainable(backbone, base, unfreeze_blocks, train_batchnorm)
+    top.trainable = True
+    return make_classifier(base, top, backbone, augmenter)
+
+
+def count_params(model: keras.Model) -> tuple[int, int]:
+    """(total, trainable) parameter counts."""
+    trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
+    total = sum(math.prod(w.shape) for w in model.weights)
+    return int(total), int(trainable)
