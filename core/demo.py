@@ -28,7 +28,7 @@ IMAGE_SIZE = 128
 SEED = 20160605  # The blog post's date.
 # Bump when the drawing changes, so old copies on disk are regenerated.
 VERSION = 1
-_MANIFEST = "demo.json"
+_MANIFEST = ".demo.json"  # Hidden: the dataset listing ignores it.
 
 
 def demo_dataset() -> Dataset:

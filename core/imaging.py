@@ -62,7 +62,10 @@ def open_rgb(source: Source, *, name: str | None = None, draft: int | None = Non
             img.load()
             return _to_rgb(_upright(img))
     except Image.DecompressionBombError as exc:
-        raise ImageError(f"{label} was refused as a possible decompression bomb ({exc}).") from exc
+        raise ImageError(
+            f"{label} was refused: it has more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, "
+            "Pillow's limit against decompression bombs."
+        ) from exc
     except FileNotFoundError as exc:
         raise ImageError(f"{label} does not exist.") from exc
     except UnidentifiedImageError as exc:
