@@ -137,6 +137,15 @@ def thumbnail(path: str, size: int = 128):
         return None
 
 
+def picture(source):
+    """An uploaded file, bytes or path as an RGB PIL image for `st.image` (any format)."""
+    from core.imaging import open_rgb
+
+    if hasattr(source, "seek"):
+        source.seek(0)  # core may have read the upload already
+    return open_rgb(source)
+
+
 def show_error(exc: Exception) -> None:
     """Show a core error in plain words (its message is one sentence)."""
     st.error(str(exc), icon="⚠️")

@@ -149,3 +149,20 @@ def progress(record, last_batch: dict | None, first_epoch: int = 1) -> Progress 
         batches=int(last_batch.get("batches_per_epoch") or 0),
         images_per_second=last_batch.get("images_per_second"),
     )
+
+
+def prediction_frame(results: dict[str, list]) -> pd.DataFrame:
+    """Class probabilities in long form: image (input index), run, class, probability.
+
+    Args:
+        results: run label -> `core.predict.Prediction`s, one per input image in order;
+            inputs that could not be classified are left out.
+    """
+    rows = [
+        {"image": index, "run": run, "class": name, "probability": prob}
+        for run, predictions in results.items()
+        for index, p in enumerate(predictions)
+        if p.ok
+        for name, prob in zip(p.class_names, p.probabilities, strict=True)
+    ]
+    return pd.DataFrame(rows, columns=["image", "run", "class", "probability"])
