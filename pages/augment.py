@@ -1,0 +1,146 @@
+"""Augment: the blog's random transformations as Keras 3 layers, previewed as you move them."""
+
+import dataclasses
+import functools
+from pathlib import Path
+
+import streamlit as st
+
+import labui
+from core.augment import keras_code, legacy_code, preview, previews_zip
+from core.augment_config import FILL_MODES, KNOBS, PRESETS, AugmentConfig, preset_name
+from core.errors import LabError
+
+FIELDS = [f.name for f in dataclasses.fields(AugmentConfig)]
+CUSTOM = "(custom)"
+N_VARIANTS = 9
+
+
+def _load(config: AugmentConfig) -> None:
+    """Writes a config into the widgets' state (before they are drawn)."""
+    for name, value in config.to_dict().items():
+        st.session_state[f"augment_{name}"] = value
+
+
+def _on_preset() -> None:
+    if st.session_state["augment_preset"] in PRESETS:
+        _load(PRESETS[st.session_state["augment_preset"]])
+
+
+def _new_draw() -> None:
+    st.session_state[labui.AUGMENT_SEED] = st.session_state.get(labui.AUGMENT_SEED, 0) + 1
+
+
+# First visit (or back from another page): the draft, the active settings, or the blog's.
+if "augment_zoom" not in st.session_state:
+    saved = st.session_state.get(labui.AUGMENT_DRAFT) or st.session_state.get(labui.ACTIVE_AUGMENT)
+    _load(AugmentConfig.from_json(saved) if saved else PRESETS["blog: preview"])
+current = AugmentConfig.from_dict({f: st.session_state[f"augment_{f}"] for f in FIELDS})
+st.session_state["augment_preset"] = preset_name(current) or CUSTOM
+
+st.title("Augment")
+st.caption(
+    "The blog's `ImageDataGenerator` settings as Keras 3 preprocessing layers. The layers "
+    "shown here are the very ones training uses: each epoch, every picture is seen with a "
+    "new random draw, so the model never sees the same picture twice."
+)
+
+controls, grid = st.columns([1, 2], gap="large")
+with controls:
+    st.selectbox(
+        "Preset",
+        [CUSTOM, *PRESETS],
+        key="augment_preset",
+        on_change=_on_preset,
+        help="'blog: training' is the generator the blog trains with; 'blog: preview' is the "
+        "fuller one it shows first, to look at augmented cats.",
+    )
+    values = {}
+    for knob in KNOBS:
+        values[knob.field] = st.slider(
+            knob.label,
+            knob.min,
+            knob.max,
+            step=knob.step,
+            key=f"augment_{knob.field}",
+            help=knob.help,
+            disabled=knob.field == "fill_value"
+            and st.session_state["augment_fill_mode"] != "constant",
+        )
+    values["horizontal_flip"] = st.checkbox(
+        "Horizontal flip (mirror left-right, half the time)",
+        key="augment_horizontal_flip",
+        help="Fine for cats and dogs: a mirrored cat is still a cat. Not for text or digits.",
+    )
+    values["vertical_flip"] = st.checkbox(
+        "Vertical flip (upside down, half the time)",
+        key="augment_vertical_flip",
+        help="Only for pictures without an up, such as microscope slides or satellite views.",
+    )
+    values["fill_mode"] = st.selectbox(
+        "Fill mode (pixels from outside the picture)",
+        FILL_MODES,
+        key="augment_fill_mode",
+        help="How to fill what a rotation or shift uncovers. The blog uses 'nearest' "
+        "(repeat the edge pixel); the Keras layers default to 'reflect'.",
+    )
+config = AugmentConfig(**values)
+
+with grid:
+    image, caption = None, ""
+    upload = st.file_uploader(
+        "Your own picture (optional)", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"],
+        key="augment_upload",
+    )  # fmt: skip
+    if upload is not None:
+        try:
+            image, caption = labui.augment_source(upload.getvalue(), upload.name), upload.name
+        except LabError as err:
+            labui.show_error(err)
+    if image is None:
+        try:
+            dataset = labui.dataset()
+        except LabError as err:
+            labui.show_error(err)
+            st.stop()
+        pick_class, pick_number = st.columns(2)
+        name = pick_class.selectbox("Class", dataset.class_names, key="augment_class")
+        label = dataset.class_names.index(name)
+        samples = [s for s in dataset.splits["train"] if s.label == label]
+        if not samples:
+            st.info(f"The class {name} has no training pictures.")
+            st.stop()
+        if st.session_state.get("augment_sample", 1) > len(samples):
+            st.session_state["augment_sample"] = 1  # the new class has fewer pictures
+        number = pick_number.number_input(
+            f"Picture (1-{len(samples)})", 1, len(samples), key="augment_sample"
+        )
+        path = samples[int(number) - 1].path
+        try:
+            image, caption = labui.augment_source(path, path), Path(path).name
+        except LabError as err:
+            labui.show_error(err)
+            st.stop()
+
+    seed = st.session_state.get(labui.AUGMENT_SEED, 0)
+    variants = preview(image, config, n=N_VARIANTS, seed=seed)
+    tiles = [(v, f"draw {seed}.{i + 1}") for i, v in enumerate(variants)]
+    labui.image_grid([(image, f"original: {caption}"), *tiles], columns=5)
+    draw, use, download = st.columns(3)
+    draw.button("New random draw", key="augment_redraw", on_click=_new_draw)
+    if use.button("Use these settings for training", key="augment_use", type="primary"):
+        st.session_state[labui.ACTIVE_AUGMENT] = config.to_json()
+        st.success(f"The Train page will use these settings ({preset_name(config) or 'custom'}).")
+    download.download_button(
+        "Download these pictures (zip)",
+        data=functools.partial(previews_zip, variants, "augmented", image),
+        file_name="augmented.zip",
+        mime="application/zip",
+        key="augment_zip",
+        on_click="ignore",
+        help="The blog's save_to_dir trick: look at the variants before training on them.",
+    )
+    keras_tab, legacy_tab = st.tabs(["Keras 3 layers", "ImageDataGenerator (Keras 2, the blog)"])
+    keras_tab.code(keras_code(config), language="python")
+    legacy_tab.code(legacy_code(config), language="python")
+st.session_state[labui.AUGMENT_DRAFT] = config.to_json()
