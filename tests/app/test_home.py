@@ -42,3 +42,33 @@ def test_light_pages_do_not_import_tensorflow():
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "NO-TF"
+
+
+def test_shell_sidebar_shows_dataset_augmentation_and_runner():
+    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.session_state["ldl_active_augment"] = (
+        '{"rotation_degrees": 40.0, "horizontal_flip": true, "zoom": 0.0}'
+    )
+    at.run()
+    assert not at.exception
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "demo (synthetic)" in sidebar
+    assert "rotation degrees 40" in sidebar and "horizontal flip" in sidebar
+    assert "idle" in sidebar
+    assert at.title[0].value == "Little Data Lab"  # the overview is the default page
+
+
+def test_sidebar_shows_the_running_run(monkeypatch):
+    from core.store import RunStore
+
+    store = RunStore()
+    run_id = store.create_run(
+        name="busy", method="scratch", backbone=None, config={"image_size": 32},
+        dataset="demo", fingerprint="", epochs_planned=3, pretrained=False,
+    )  # fmt: skip
+    store.mark_running(run_id, __import__("os").getpid())  # this process: alive
+    store.log_batch(run_id, 2, 5, 10, {"loss": 0.5, "accuracy": 0.7})
+    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "busy" in sidebar and "epoch 2/3" in sidebar

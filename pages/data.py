@@ -1,0 +1,126 @@
+"""Data: choose the dataset, then see its health report and samples of each class."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+import labui
+from core import dataroots
+from core.errors import LabError
+from core.paths import app_home
+
+st.title("Data")
+SOURCES = ["Demo (synthetic)", "A folder", "Upload a zip", "Download Cats vs Dogs"]
+source = st.radio("Where are your images?", SOURCES, horizontal=True, key="data_source")
+chosen = None  # the dataset spec to activate, when a button says so
+
+if source == SOURCES[0]:
+    st.caption(
+        "Generated shapes (circles, squares, triangles): small, fast, and clearly synthetic."
+    )
+    if st.button("Use the demo dataset", key="data_use_demo"):
+        chosen = labui.DEMO
+elif source == SOURCES[1]:
+    roots = ", ".join(str(r) for r in dataroots.allowed_roots())
+    st.caption(
+        "A folder with `train/` and `validation/` (each holding one sub-folder per class), "
+        f"or a folder of class sub-folders. Allowed places: {roots}; the server's owner can "
+        f"add more with the environment variable `{dataroots.ALLOWED_DIRS_ENV}`."
+    )
+    found = [str(p) for p in dataroots.local_datasets()]
+    picked = st.selectbox("Folders found", found, index=None, key="data_found")
+    typed = st.text_input("…or type a path", key="data_path")
+    if st.button("Use this folder", key="data_use_folder", disabled=not (typed or picked)):
+        try:
+            chosen = str(dataroots.check_allowed(typed or picked))
+        except LabError as exc:
+            labui.show_error(exc)
+elif source == SOURCES[2]:
+    upload = st.file_uploader("A zip of your dataset", type=["zip"], key="data_zip")
+    name = st.text_input("Name it", value="my_dataset", key="data_zip_name")
+    if st.button("Import", key="data_import", disabled=upload is None):
+        from core.zipimport import import_zip
+
+        try:
+            with st.spinner("Extracting…"):
+                chosen = str(import_zip(upload, name))
+        except LabError as exc:
+            labui.show_error(exc)
+else:
+    st.caption("The 2,000 training / 1,000 validation photos of TensorFlow's tutorials (68 MB).")
+    if st.button("Download", key="data_download"):
+        from core.download import download_cats_vs_dogs
+
+        bar = st.progress(0.0, text="Downloading…")
+
+        def _show(done: int, total: int | None = None) -> None:
+            if total:
+                bar.progress(
+                    min(1.0, done / total), text=f"{done / 2**20:.0f} MB of {total / 2**20:.0f} MB"
+                )
+
+        try:
+            chosen = str(download_cats_vs_dogs(progress=_show))
+        except LabError as exc:
+            labui.show_error(exc)
+
+if chosen is not None:
+    st.session_state[labui.ACTIVE_DATASET] = chosen
+    labui.forget_dataset(chosen)
+    st.rerun()  # the sidebar shows the new choice
+
+spec = labui.active_dataset()
+try:
+    ds = labui.dataset(spec)
+except LabError as exc:
+    labui.show_error(exc)
+    st.stop()
+
+report = labui.health(spec, str(app_home()), ds.fingerprint())
+st.divider()
+st.subheader(f"{ds.name}{' — synthetic' if ds.synthetic else ''}")
+kind = "binary" if ds.is_binary else "multi-class"
+st.caption(f"{ds.root} · {ds.num_classes} classes ({kind}) · formats: {report['formats']}")
+counts = pd.DataFrame(
+    [(s, c, n) for s, per in report["counts"].items() for c, n in per.items()],
+    columns=["split", "class", "images"],
+)
+left, right = st.columns(2)
+left.dataframe(counts.pivot(index="class", columns="split", values="images"))
+right.altair_chart(
+    alt.Chart(counts)
+    .mark_bar()
+    .encode(x="images:Q", y=alt.Y("class:N", title=None), color="split:N", yOffset="split:N"),
+    key="data_counts_chart",
+)
+
+for problem in report["problems"]:
+    (st.error if problem in report["blocking"] else st.warning)(problem)
+if not report["problems"]:
+    st.success("No problems found: every image decodes, no leakage, balanced classes.")
+if report["undecodable"] or report["leaks"] or report["ignored"]:
+    with st.expander("The files behind these problems"):
+        for path, reason in report["undecodable"] + report["ignored"]:
+            st.text(f"{path}: {reason}")
+        if report["leaks"]:
+            st.dataframe(pd.DataFrame(report["leaks"]), hide_index=True)
+
+if report["sizes"]:
+    w, h = report["sizes"]["width"], report["sizes"]["height"]
+    st.markdown(
+        f"**Image sizes**: width {w['min']}–{w['max']} px (median {w['median']}), "
+        f"height {h['min']}–{h['max']} px (median {h['median']})"
+    )
+    sides = pd.DataFrame(
+        list(report["sizes"]["longer_side"].items()), columns=["longer side", "images"]
+    )
+    st.altair_chart(
+        alt.Chart(sides).mark_bar().encode(x=alt.X("longer side:N", sort=None), y="images:Q"),
+        key="data_sizes_chart",
+    )
+
+st.markdown("**Samples**")
+for index, name in enumerate(ds.class_names):
+    paths = [s.path for s in ds.splits["train"] if s.label == index][:6]
+    st.caption(name)
+    labui.image_grid([(labui.thumbnail(p), "") for p in paths])

@@ -1,0 +1,60 @@
+"""The Data page: the demo by default, folders restricted to allowed roots, health report."""
+
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from core.demo import demo_dataset
+from core.health import health_report
+from core.paths import PROJECT_ROOT
+
+PAGE = str(PROJECT_ROOT / "pages/data.py")
+TIMEOUT = 120
+
+
+def _folder(root, classes=("cats", "dogs"), n=4):
+    """A tiny folder of class sub-folders, with one corrupt file."""
+    for index, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for i in range(n):
+            color = (40 + 50 * i, 200 * index, 90)
+            Image.new("RGB", (40 + i, 30), color).save(root / name / f"{i}.png")
+    (root / classes[0] / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    return root
+
+
+def test_demo_by_default_with_counts_chart_and_samples():
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert "synthetic" in at.subheader[0].value
+    table = at.dataframe[0].value
+    demo = demo_dataset()
+    assert list(table.index) == demo.class_names
+    assert table.loc[demo.class_names[0], "train"] == demo.counts()["train"][demo.class_names[0]]
+    assert len(at.get("image")) == demo.num_classes * 6  # six samples per class
+    problems = health_report(demo).problems  # each shown in words, or a clean bill of health
+    assert [w.value for w in at.warning] == problems or (not problems and at.success)
+
+
+def test_typed_folder_under_an_allowed_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("LDL_ALLOWED_DIRS", str(tmp_path / "allowed"))
+    folder = _folder(tmp_path / "allowed" / "pets")
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.radio(key="data_source").set_value("A folder").run()
+    assert str(folder) in at.selectbox(key="data_found").options
+    at.text_input(key="data_path").set_value(str(folder)).run()
+    at.button(key="data_use_folder").click().run()
+    assert not at.exception
+    assert at.session_state["ldl_active_dataset"] == str(folder)
+    assert at.subheader[0].value == "pets"
+    assert any("cannot be decoded" in w.value for w in at.warning)  # broken.jpg, in words
+
+
+def test_a_path_outside_the_allowed_roots_is_refused(tmp_path):
+    folder = _folder(tmp_path / "elsewhere")
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.radio(key="data_source").set_value("A folder").run()
+    at.text_input(key="data_path").set_value(str(folder)).run()
+    at.button(key="data_use_folder").click().run()
+    assert not at.exception
+    assert "outside the folders this app may open" in at.error[0].value
+    assert "ldl_active_dataset" not in at.session_state
