@@ -1,0 +1,129 @@
+"""The health report: counts, formats, bad files, duplicates and leakage."""
+
+import json
+import shutil
+
+import pytest
+from PIL import Image, ImageEnhance
+
+from core.datasets import load_dataset
+from core.demo import demo_dataset
+from core.health import health_report
+from tests.core.image_factory import (
+    READABLE_KINDS,
+    UNREADABLE_KINDS,
+    image_array,
+    make_image_folder,
+    write_bad_file,
+)
+
+LAYOUT = {"train": {"cats": 6, "dogs": 6}, "validation": {"cats": 3, "dogs": 3}}
+
+
+def test_clean_dataset(tmp_path):
+    report = health_report(load_dataset(make_image_folder(tmp_path / "pets", LAYOUT)))
+    assert report.usable and report.problems == []
+    assert report.counts == {"train": {"cats": 6, "dogs": 6}, "validation": {"cats": 3, "dogs": 3}}
+    assert report.totals() == {"train": 12, "validation": 6}
+    assert report.formats == {"JPEG": 18} and report.modes == {"RGB": 18}
+    assert report.sizes["width"] == {"min": 40, "median": 40, "max": 40}
+    assert report.sizes["longer_side"] == {"< 64 px": 18}
+    assert report.imbalance == {"train": 1.0, "validation": 1.0}
+    assert not report.duplicates and not report.leaks
+    assert "Usable for training." in report.to_text()
+
+
+def test_every_bad_input_is_reported_and_the_rest_counted(tmp_path):
+    root = make_image_folder(tmp_path / "pets", LAYOUT)
+    cats = root / "train" / "cats"
+    for kind in UNREADABLE_KINDS:
+        write_bad_file(cats / f"bad_{kind}.jpg", kind)
+    for kind in READABLE_KINDS:
+        write_bad_file(cats / f"odd_{kind}.png", kind)
+    write_bad_file(cats / "photo.txt", "not_an_image")  # Wrong extension: ignored.
+    report = health_report(load_dataset(root))
+    assert report.usable
+    assert report.counts["train"]["cats"] == 6 + len(READABLE_KINDS)
+    undecodable = dict(report.undecodable)
+    assert {p.rsplit("/", 1)[1] for p in undecodable} == {f"bad_{k}.jpg" for k in UNREADABLE_KINDS}
+    assert "decompression bomb" in undecodable[str(cats / "bad_huge.jpg")]
+    assert "truncated" in undecodable[str(cats / "bad_truncated.jpg")]
+    assert [p for p, _ in report.ignored] == [str(cats / "photo.txt")]
+    assert {"CMYK", "I;16", "P", "RGBA", "L"} <= set(report.modes)
+    assert {"JPEG", "PNG", "GIF", "WEBP", "BMP"} <= set(report.formats)
+    text = report.to_text()
+    assert "bad_zero_byte.jpg is an empty file" in text and "photo.txt" in text
+    assert any("cannot be decoded" in p for p in report.problems)
+
+
+def test_exact_duplicates_and_leakage(tmp_path):
+    root = make_image_folder(tmp_path / "pets", LAYOUT, size=(64, 48))
+    train_cat = root / "train" / "cats" / "cats_000.jpg"
+    # An exact copy inside train, and a resized, brightened copy in validation.
+    shutil.copy(train_cat, root / "train" / "cats" / "copy.jpg")
+    near = ImageEnhance.Brightness(Image.open(train_cat).resize((50, 40))).enhance(1.2)
+    near.save(root / "validation" / "cats" / "near.png")
+    report = health_report(load_dataset(root))
+    assert report.duplicates == [sorted([str(train_cat), str(root / "train/cats/copy.jpg")])]
+    leaked = {(leak["train"].rsplit("/", 1)[1], leak["other"]) for leak in report.leaks}
+    assert leaked == {
+        ("cats_000.jpg", str(root / "validation/cats/near.png")),
+        ("copy.jpg", str(root / "validation/cats/near.png")),
+    }
+    assert report.usable
+    assert any("data leakage" in p for p in report.problems)
+    assert any("exact copies" in p for p in report.problems)
+
+
+def test_similar_but_different_images_are_not_leaks(tmp_path):
+    root = make_image_folder(tmp_path / "pets", LAYOUT, size=(64, 48))
+    # Same smooth blobs, different seed: similar statistics, different picture.
+    Image.fromarray(image_array((64, 48), seed=999)).save(root / "validation" / "cats" / "x.png")
+    assert health_report(load_dataset(root)).leaks == []
+
+
+def test_imbalance_and_missing_class(tmp_path):
+    layout = {"train": {"cats": 9, "dogs": 3}, "validation": {"cats": 2}}
+    report = health_report(load_dataset(make_image_folder(tmp_path / "pets", layout)))
+    assert report.usable
+    assert report.imbalance["train"] == 3.0
+    assert any("'cats' has 3.0× as many images as 'dogs'" in p for p in report.problems)
+    assert any("validation split has no images of 'dogs'" in p for p in report.problems)
+
+
+def test_undecodable_class_or_split_makes_it_unusable(tmp_path):
+    root = make_image_folder(tmp_path / "pets", LAYOUT)
+    for path in (root / "train" / "dogs").iterdir():
+        write_bad_file(path, "corrupt")
+    report = health_report(load_dataset(root))
+    assert not report.usable
+    assert report.blocking == ["Class 'dogs' has no training image that decodes."]
+    assert report.problems[0] == report.blocking[0]
+    assert "NOT usable" in report.to_text()
+
+
+def test_to_dict_is_json(tmp_path):
+    root = make_image_folder(tmp_path / "pets", LAYOUT)
+    write_bad_file(root / "train" / "cats" / "z.jpg", "truncated")
+    data = json.loads(json.dumps(health_report(load_dataset(root)).to_dict()))
+    assert data["usable"] is True and data["totals"] == {"train": 12, "validation": 6}
+    assert data["undecodable"][0][0].endswith("z.jpg")
+
+
+def test_demo_is_healthy():
+    report = health_report(demo_dataset())
+    assert report.usable and report.synthetic
+    assert not report.duplicates and not report.leaks
+
+
+@pytest.mark.shared
+def test_shared_cats_vs_dogs_counts(shared):
+    report = health_report(load_dataset(shared / "datasets" / "cats_vs_dogs"))
+    assert report.usable
+    assert report.counts == {
+        "train": {"cats": 1000, "dogs": 1000},
+        "validation": {"cats": 400, "dogs": 400},
+    }
+    assert report.formats == {"JPEG": 2800} and not report.undecodable
+    # The shared README: duplicates were removed, train and validation are disjoint.
+    assert not report.duplicates and not report.leaks
