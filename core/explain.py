@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -243,11 +244,13 @@ def _capture_output(layer, tape, captured: dict):
     the layer sits, nested sub-models included.
     """
     original = layer.call
+    owner = threading.get_ident()
 
     def call(*args, **kwargs):
         output = original(*args, **kwargs)
-        tape.watch(output)
-        captured["output"] = output
+        if threading.get_ident() == owner:  # another thread predicting meanwhile is left alone
+            tape.watch(output)
+            captured["output"] = output
         return output
 
     layer.call = call

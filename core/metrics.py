@@ -167,6 +167,22 @@ def evaluate_predictions(
     )
 
 
+def log_loss(y_true: np.ndarray, probs: np.ndarray, num_classes: int) -> float:
+    """Mean cross-entropy of the true classes (binary or categorical alike).
+
+    Args:
+        y_true: `(N,)` integer class indices.
+        probs: `(N,)` binary sigmoid output or `(N, C)` probabilities.
+        num_classes: number of classes C.
+    """
+    matrix = probabilities_matrix(probs, num_classes)
+    y_true = np.asarray(y_true, dtype=np.int64).reshape(-1)
+    if len(y_true) == 0:
+        return 0.0
+    picked = np.clip(matrix[np.arange(len(y_true)), y_true], 1e-7, 1.0)
+    return float(-np.mean(np.log(picked)))
+
+
 def write_predictions_csv(path, paths, y_true, probs, class_names) -> Path:
     """Write one row per image: path, true class, predicted class, `prob_<class>` each.
 

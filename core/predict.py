@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import ImageError, RunError
+from core.errors import DatasetError, ImageError, RunError
+from core.metrics import EvalReport
 from core.store import RunRecord, RunStore
 
 USABLE_STATUSES = ("finished", "stopped")  # a stopped run keeps and saves what it learned
@@ -227,6 +228,86 @@ def source_name(source, index: int) -> str:
         return str(source)
     name = getattr(source, "name", None) or getattr(source, "filename", None)
     return str(name) if name else f"image {index + 1}"
+
+
+@dataclass
+class Evaluation:
+    """A run's model scored on a labelled folder (`evaluate_run`)."""
+
+    run_id: int
+    data: str
+    split: str  # "validation", "test", or "all" for a plain folder of class folders
+    report: EvalReport
+    skipped: list[tuple[str, str]]  # (path, reason) of files that could not be decoded
+
+    def to_dict(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "data": self.data,
+            "split": self.split,
+            "report": self.report.to_dict(),
+            "skipped": [list(item) for item in self.skipped],
+        }
+
+
+def evaluate_run(
+    run_id: int, data, split: str | None = None, store: RunStore | None = None
+) -> Evaluation:
+    """Score a finished run on any labelled images: accuracy, Wilson CI, n, confusion matrix.
+
+    Args:
+        run_id: a finished (or stopped) run.
+        data: "demo", a folder of class sub-folders (every image is evaluated),
+            or a dataset in the blog's layout (its `test/` split when present,
+            else its validation split).
+        split: force "train", "validation" or "test" of a split dataset.
+        store: the run store (default: the app home's).
+
+    Returns:
+        The `Evaluation`; undecodable files are skipped and listed.
+
+    Raises:
+        RunError: the run is not usable.
+        DatasetError: the folder is unusable, or its classes differ from the run's.
+    """
+    from core.datasets import resolve_dataset
+    from core.metrics import evaluate_predictions, log_loss
+    from core.pipeline import load_split
+
+    store = store or RunStore()
+    record = store.get(run_id)
+    model = load_run_model(run_id, store)
+    class_names = run_class_names(record, store)
+    dataset = resolve_dataset(data)
+    if list(dataset.class_names) != class_names:
+        raise DatasetError(
+            f"{data} has classes {', '.join(dataset.class_names)} but run {run_id} was trained "
+            f"on {', '.join(class_names)}."
+        )
+    chosen = split or _default_split(dataset)
+    names = ["train", "validation"] if chosen == "all" else [chosen]
+    size, mode = run_input(record)
+    parts = [load_split(dataset, name, size, mode) for name in names]
+    images = np.concatenate([p.images for p in parts])
+    labels = np.concatenate([np.asarray(p.labels) for p in parts])
+    skipped = [item for p in parts for item in p.skipped]
+    if len(labels) == 0:
+        raise DatasetError(f"{data} has no decodable images to evaluate.")
+    probs = class_probabilities(model, images, len(class_names))
+    report = evaluate_predictions(
+        labels, probs, class_names, loss=log_loss(labels, probs, len(class_names))
+    )
+    return Evaluation(int(run_id), str(data), chosen, report, skipped)
+
+
+def _default_split(dataset) -> str:
+    """test/ when present; validation of a split layout; every image of a plain folder."""
+    if "test" in dataset.splits:
+        return "test"
+    on_disk = {p.name.lower() for p in Path(dataset.root).iterdir() if p.is_dir()}
+    if on_disk & {"train", "validation", "val", "valid"}:
+        return "validation"
+    return "all"
 
 
 def _load(path: Path, run_id: int):

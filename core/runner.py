@@ -231,7 +231,7 @@ def _progress(run: RunRecord, store: RunStore) -> tuple[int | None, float | None
     logged = {e["epoch"] for e in done}
     within = 0.0
     if last and last["epoch"] not in logged and last["batches_per_epoch"]:
-        within = min(1.0, (last["batch"] + 1) / last["batches_per_epoch"])
+        within = min(1.0, last["batch"] / last["batches_per_epoch"])  # batches count from 1
     epoch = last["epoch"] if last else (max(logged) if logged else None)
     fraction = (len(done) + within) / max(1, run.epochs_planned)
     if not run.started_at or fraction <= 0:

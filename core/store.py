@@ -400,7 +400,10 @@ class RunStore:
     def log_batch(
         self, run_id: int, epoch: int, batch: int, batches_per_epoch: int, metrics: dict
     ) -> None:
-        """Record the running figures after one batch (loss, accuracy, images_per_second...)."""
+        """Record the running figures after one batch (loss, accuracy, images_per_second...).
+
+        Epochs and batches count from 1 (batch `batches_per_epoch` ends the epoch).
+        """
         self._conn().execute(
             "INSERT INTO batches (run_id, epoch, batch, batches_per_epoch, time, metrics)"
             " VALUES (?,?,?,?,?,?)",
@@ -415,7 +418,7 @@ class RunStore:
         )
 
     def log_epoch(self, run_id: int, epoch: int, metrics: dict) -> None:
-        """Record one epoch's figures (a repeated epoch number replaces the old row)."""
+        """Record one epoch's figures, epochs counting from 1 (a repeat replaces the row)."""
         self._conn().execute(
             "INSERT OR REPLACE INTO epochs (run_id, epoch, time, metrics) VALUES (?,?,?,?)",
             (int(run_id), int(epoch), time.time(), json.dumps(metrics, default=_json_default)),

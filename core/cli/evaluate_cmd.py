@@ -1,5 +1,42 @@
-"""`python -m core evaluate ...` (not yet implemented)."""
+"""`python -m core evaluate --run ID --data PATH [--json]`: score a run on labelled images."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from core.cli.runs_cmd import guarded
 
 
 def register(subparsers):
-    pass
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="evaluate a finished run on a labelled folder",
+        description="Evaluate a finished run on a folder of class sub-folders (every image), "
+        "or on a dataset's test split (else its validation split). The classes must match "
+        "the run's.",
+    )
+    parser.add_argument("--run", type=int, required=True, dest="run_id", metavar="ID")
+    parser.add_argument("--data", required=True, help="a folder of class sub-folders, or 'demo'")
+    parser.add_argument(
+        "--split",
+        choices=("train", "validation", "test", "all"),
+        help="which split to evaluate (default: test, else validation; all for a plain folder)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.set_defaults(func=evaluate)
+
+
+@guarded
+def evaluate(args) -> int:
+    from core.predict import evaluate_run
+
+    result = evaluate_run(args.run_id, args.data, split=args.split)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(f"run {result.run_id} on {result.data} ({result.split})")
+        print(result.report.to_text())
+    for path, reason in result.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    return 0

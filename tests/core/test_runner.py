@@ -31,7 +31,7 @@ def fake_train(config: dict, store: RunStore, run_id: int):
     (folder / "best.keras").write_bytes(b"best weights")
     batches = 3 if kind == "quick" else 10_000
     for batch in range(batches):
-        store.log_batch(run_id, 1, batch, batches, {"loss": 1.0})
+        store.log_batch(run_id, 1, batch + 1, batches, {"loss": 1.0})
         if store.stop_requested(run_id):
             store.finish(run_id, "stopped")
             return
@@ -178,7 +178,7 @@ def test_worker_state_progress_and_eta(monkeypatch):
     state = runner.worker_state(store)
     assert state.running.id == run_id and state.epoch is None and state.eta_seconds is None
     store.log_epoch(run_id, 1, {"loss": 1.0})
-    store.log_batch(run_id, 2, 4, 10, {"loss": 1.0})  # half of epoch 2: 1.5 of 4 epochs done
+    store.log_batch(run_id, 2, 5, 10, {"loss": 1.0})  # half of epoch 2: 1.5 of 4 epochs done
     started = store.get(run_id).started_at
     monkeypatch.setattr(runner.time, "time", lambda: started + 30.0)
     state = runner.worker_state(store)
