@@ -119,9 +119,15 @@ def test_explain_image_for_a_stored_run():
     store = RunStore()
     keras.utils.set_random_seed(5)
     run_id = store.create_run(
-        name="tiny", method="scratch", backbone=None, config={"image_size": 32},
-        dataset="demo", fingerprint="", epochs_planned=1, pretrained=False,
-    )  # fmt: skip
+        name="tiny",
+        method="scratch",
+        backbone=None,
+        config={"image_size": 32},
+        dataset="demo",
+        fingerprint="",
+        epochs_planned=1,
+        pretrained=False,
+    )
     make_scratch_cnn(image_size=32, num_classes=3).save(store.run_dir(run_id) / "model.keras")
     store.update_summary(run_id, class_names=["a", "b", "c"])
     store.finish(run_id, "finished")
@@ -131,3 +137,30 @@ def test_explain_image_for_a_stored_run():
     assert result.image.shape == result.overlay.shape == (32, 32, 3)
     assert result.class_name == "b" and 0 <= result.probability <= 1
     assert result.layer_name == "conv3" and result.heatmap.shape == (4, 4)
+
+
+def test_explain_a_saved_and_reloaded_nested_model(nested):
+    model, _ = nested
+    store = RunStore()
+    run_id = store.create_run(
+        name="mnv2",
+        method="bottleneck",
+        backbone="mobilenet_v2_0.35",
+        config={"image_size": 64},
+        dataset="demo",
+        fingerprint="",
+        epochs_planned=1,
+        pretrained=False,
+    )
+    model.save(store.run_dir(run_id) / "model.keras")
+    store.update_summary(run_id, class_names=["a", "b", "c"])
+    store.finish(run_id, "finished")
+    result = explain.explain_image(
+        run_id, Image.fromarray(_image(80)[0].astype(np.uint8)), store=store
+    )
+    assert result.layer_name == "out_relu" and result.heatmap.shape == (2, 2)
+    assert result.overlay.shape == (64, 64, 3)
+    expected = explain.make_gradcam_heatmap(
+        model, result.image[None], "out_relu", ["a", "b", "c"].index(result.class_name)
+    )
+    np.testing.assert_allclose(result.heatmap, expected, atol=1e-4)

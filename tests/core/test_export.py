@@ -17,9 +17,15 @@ def run(app_home):
     keras.utils.set_random_seed(7)
     model = make_scratch_cnn(image_size=32, num_classes=3)
     run_id = store.create_run(
-        name="tiny", method="scratch", backbone=None, config={"image_size": 32},
-        dataset="demo", fingerprint="", epochs_planned=1, pretrained=False,
-    )  # fmt: skip
+        name="tiny",
+        method="scratch",
+        backbone=None,
+        config={"image_size": 32},
+        dataset="demo",
+        fingerprint="",
+        epochs_planned=1,
+        pretrained=False,
+    )
     model.save(store.run_dir(run_id) / "model.keras")
     store.finish(run_id, "finished")
     images = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")

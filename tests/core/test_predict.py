@@ -22,10 +22,15 @@ def finished_run(store, class_names=("cats", "dogs"), resize_mode="stretch", sta
     keras.utils.set_random_seed(1)
     model = make_scratch_cnn(image_size=SIZE, num_classes=len(class_names))
     run_id = store.create_run(
-        name="tiny", method="scratch", backbone=None,
-        config={"image_size": SIZE, "resize_mode": resize_mode}, dataset="demo",
-        fingerprint="f", epochs_planned=1, pretrained=False,
-    )  # fmt: skip
+        name="tiny",
+        method="scratch",
+        backbone=None,
+        config={"image_size": SIZE, "resize_mode": resize_mode},
+        dataset="demo",
+        fingerprint="f",
+        epochs_planned=1,
+        pretrained=False,
+    )
     model.save(store.run_dir(run_id) / "model.keras")
     store.update_summary(run_id, class_names=list(class_names))
     store.mark_running(run_id, 1)
@@ -90,9 +95,15 @@ def test_runs_without_a_usable_model_are_clear_errors():
     with pytest.raises(RunError, match="Run 99 does not exist"):
         predict.load_run_model(99, store)
     running = store.create_run(
-        name="busy", method="scratch", backbone=None, config={"image_size": SIZE},
-        dataset="demo", fingerprint="", epochs_planned=1, pretrained=False,
-    )  # fmt: skip
+        name="busy",
+        method="scratch",
+        backbone=None,
+        config={"image_size": SIZE},
+        dataset="demo",
+        fingerprint="",
+        epochs_planned=1,
+        pretrained=False,
+    )
     with pytest.raises(RunError, match="is queued, not finished"):
         predict.predict_images(running, [png_bytes()], store)
     run_id, _ = finished_run(store)

@@ -185,3 +185,13 @@ def test_worker_state_progress_and_eta(monkeypatch):
     assert state.epoch == 2 and state.epochs == 4
     assert state.eta_seconds == pytest.approx(30.0 * (4 - 1.5) / 1.5)
     assert state.to_dict()["running"]["id"] == run_id
+
+
+def test_sigterm_stops_the_current_run_and_ends_the_worker(fake_worker_env):
+    store = RunStore()
+    run_id = runner.enqueue(FakeConfig("forever"), store)
+    wait_for(lambda: store.last_batch(run_id), "the first batch")
+    os.kill(store.get(run_id).pid, signal.SIGTERM)
+    wait_for(lambda: store.get(run_id).status == "stopped", "the stop")
+    wait_for(lambda: all(c.poll() is not None for c in runner._children), "the worker to exit")
+    assert runner._children[0].returncode == 0
