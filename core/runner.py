@@ -109,7 +109,9 @@ def queue_blog_experiments(
         image_size: input size of all three (the blog's 150).
         backbone: the pretrained base for runs 2 and 3 (the blog's VGG16).
         pretrained: False asks explicitly for random base weights.
-        epochs, batch_size, augment, seed: overrides of each method's defaults.
+        epochs, batch_size, seed: overrides of each method's defaults.
+        augment: augmentation settings for the scratch and fine-tuning runs (the
+            bottleneck run keeps its default, as in the blog).
         store: the run store (default: the app home's).
 
     Returns:
@@ -119,12 +121,7 @@ def queue_blog_experiments(
 
     store = store or RunStore()
     overrides = {"data": str(data), "image_size": int(image_size)}
-    for key, value in (
-        ("epochs", epochs),
-        ("batch_size", batch_size),
-        ("augment", augment),
-        ("seed", seed),
-    ):
+    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed)):
         if value is not None:
             overrides[key] = value
     names = {
@@ -139,6 +136,8 @@ def queue_blog_experiments(
             extra.update(backbone=backbone, pretrained=pretrained)
         if method == "finetune":
             extra["top_run"] = ids[-1]
+        if augment is not None and method != "bottleneck":  # the blog's features: unaugmented
+            extra["augment"] = augment
         config = dataclasses.replace(TrainConfig.defaults(method), **overrides, **extra)
         ids.append(_create_queued(config, store))
     ensure_worker()

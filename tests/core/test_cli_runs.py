@@ -252,8 +252,9 @@ def test_queue_blog_experiments_links_the_finetune_to_its_top(monkeypatch, tmp_p
     monkeypatch.setenv("LDL_HOME", str(tmp_path))
     monkeypatch.setattr(runner, "ensure_worker", lambda: 0)
     store = RunStore()
+    flip = {"horizontal_flip": True}
     ids = runner.queue_blog_experiments(
-        "demo", image_size=32, backbone="mobilenet_v2_0.35", epochs=1, store=store
+        "demo", image_size=32, backbone="mobilenet_v2_0.35", epochs=1, augment=flip, store=store
     )
     scratch, bottleneck, finetune = (store.get(i) for i in ids)
     assert [r.method for r in (scratch, bottleneck, finetune)] == [
@@ -266,3 +267,5 @@ def test_queue_blog_experiments_links_the_finetune_to_its_top(monkeypatch, tmp_p
     assert bottleneck.backbone == "mobilenet_v2_0.35" and scratch.backbone is None
     assert scratch.config["image_size"] == 32 and finetune.config["optimizer"] == "sgd"
     assert store.next_queued().id == scratch.id
+    assert scratch.config["augment"] == finetune.config["augment"] == flip
+    assert bottleneck.config["augment"] != flip
