@@ -101,7 +101,7 @@ def fit_to_square(img: Image.Image, size: int, mode: str = "stretch") -> np.ndar
         out = ImageOps.fit(img, target, Image.Resampling.BILINEAR)
     else:
         out = ImageOps.pad(img, target, Image.Resampling.BILINEAR, color=(0, 0, 0))
-    return np.asarray(out.convert("RGB"), dtype=np.uint8)
+    return np.asarray(out, dtype=np.uint8)
 
 
 def load_square(source: Source, size: int, mode: str = "stretch", *, name: str | None = None):

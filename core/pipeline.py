@@ -116,11 +116,18 @@ def make_tf_dataset(
 
     if len(decoded) == 0:
         raise DatasetError("No decodable images to train or evaluate on.")
-    ds = tf.data.Dataset.from_tensor_slices((decoded.images, decoded.labels))
+    images = tf.constant(decoded.images)
+    labels = tf.constant(decoded.labels, dtype=tf.int32)
+
+    def gather(indices):
+        # One gather per batch, instead of slicing and re-batching every image.
+        return tf.cast(tf.gather(images, indices), tf.float32), tf.gather(labels, indices)
+
+    ds = tf.data.Dataset.range(len(decoded))
     if shuffle:
         ds = ds.shuffle(len(decoded), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    ds = ds.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
     if augmenter is not None:
         # Augmenting whole batches runs the Keras layers vectorised.
         ds = ds.map(
@@ -133,12 +140,6 @@ def clear_cache() -> None:
     """Forgets every decoded split (frees the memory)."""
     with _cache_lock:
         _cache.clear()
-
-
-def _to_float(images, labels):
-    import tensorflow as tf
-
-    return tf.cast(images, tf.float32), tf.cast(labels, tf.int32)
 
 
 def _decode(dataset, split, size, mode, progress) -> DecodedSplit:
