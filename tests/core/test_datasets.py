@@ -147,3 +147,20 @@ def test_shared_cats_vs_dogs_layout(shared):
         "train": {"cats": 1000, "dogs": 1000},
         "validation": {"cats": 400, "dogs": 400},
     }
+
+
+def test_start_up_modules_do_not_import_tensorflow():
+    # Pages import these at start-up; TensorFlow would cost seconds there.
+    import subprocess
+    import sys
+
+    from core.paths import PROJECT_ROOT
+
+    code = (
+        "import sys, core.datasets, core.health, core.demo, core.imaging, core.zipimport, "
+        "core.download, core.pipeline; print('tensorflow' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "False", result.stderr
