@@ -1,5 +1,158 @@
-"""`python -m core train ...` (not yet implemented)."""
+"""`python -m core train --method {scratch,bottleneck,finetune} --data PATH ...`
+
+Trains in the foreground: one line per epoch on stderr, then the run id and its
+validation accuracy (or, with `--json`, one JSON object on stdout).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+METHODS = ("scratch", "bottleneck", "finetune")
 
 
 def register(subparsers):
-    pass
+    parser = subparsers.add_parser(
+        "train",
+        help="train a model with one of the blog's three methods (foreground)",
+        description="Train with one of the blog's three methods; unset options take the "
+        "blog's defaults for that method.",
+    )
+    parser.add_argument("--method", required=True, choices=METHODS)
+    parser.add_argument("--data", required=True, help="dataset folder, or 'demo'")
+    parser.add_argument("--backbone", help="pretrained base for bottleneck/finetune (vgg16)")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--image-size", type=int, dest="image_size")
+    parser.add_argument("--batch-size", type=int, dest="batch_size")
+    parser.add_argument("--augment", help="preset name (e.g. 'blog: training') or JSON object")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument(
+        "--top-run",
+        type=int,
+        dest="top_run",
+        help="finished bottleneck run whose top model fine-tuning starts from",
+    )
+    parser.add_argument(
+        "--no-pretrained",
+        action="store_true",
+        dest="no_pretrained",
+        help="random initial weights instead of ImageNet (recorded in the run)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.set_defaults(func=train)
+
+
+def augment_setting(text: str) -> dict:
+    """A preset name or a JSON object, as an AugmentConfig dict.
+
+    Raises:
+        LabError: unknown preset or invalid JSON/settings.
+    """
+    from core.augment_config import PRESETS, AugmentConfig
+    from core.errors import LabError
+
+    if text in PRESETS:
+        return PRESETS[text].to_dict()
+    if not text.lstrip().startswith("{"):
+        names = ", ".join(f"'{name}'" for name in PRESETS)
+        raise LabError(f"Unknown augmentation preset '{text}'; use one of {names} or JSON.")
+    try:
+        return AugmentConfig.from_json(text).to_dict()
+    except ValueError as exc:
+        raise LabError(str(exc)) from None
+
+
+def build_config(args):
+    """The `TrainConfig` for parsed arguments: the method's defaults, then the options."""
+    from core.training import TrainConfig
+
+    changes = {
+        key: getattr(args, key)
+        for key in ("backbone", "epochs", "image_size", "batch_size", "seed", "top_run")
+        if getattr(args, key) is not None
+    }
+    if args.augment is not None:
+        changes["augment"] = augment_setting(args.augment)
+    if args.no_pretrained:
+        changes["pretrained"] = False
+    return TrainConfig.defaults(args.method, data=args.data, **changes).validate()
+
+
+def _print_epoch(epoch: int, epochs: int, figures: dict) -> None:
+    parts = [f"epoch {epoch}/{epochs}"]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        if figures.get(key) is not None:
+            parts.append(f"{key} {figures[key]:.4f}")
+    parts.append(f"{figures.get('seconds', 0):.1f} s")
+    print("  ".join(parts), file=sys.stderr, flush=True)
+
+
+def train(args) -> int:
+    from core.errors import LabError
+    from core.store import RunStore
+    from core.training import create_run
+    from core.training import train as train_run
+
+    store = RunStore()
+    run_id = None
+    try:
+        config = build_config(args)
+        run_id = create_run(config, store, status="running")
+        print(f"run {run_id}: {config.method} on {config.data}", file=sys.stderr, flush=True)
+        record = train_run(config, store, run_id, report=_print_epoch)
+    except LabError as exc:
+        return _fail(args, store, run_id, str(exc))
+    except KeyboardInterrupt:
+        return _fail(args, store, run_id, "Interrupted by the user (Ctrl-C).", code=130)
+    summary = record.summary
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "run_id": record.id,
+                    "status": record.status,
+                    "method": record.method,
+                    "backbone": record.backbone,
+                    "summary": summary,
+                }
+            )
+        )
+    else:
+        accuracy = summary.get("val_accuracy")
+        low, high, n = (summary.get(k) for k in ("val_ci_low", "val_ci_high", "val_n"))
+        text = "n/a" if accuracy is None else f"{accuracy:.4f} (95% CI {low:.3f}-{high:.3f}, n={n})"
+        print(f"run {record.id} {record.status}: validation accuracy {text}")
+    return 0
+
+
+def _fail(args, store, run_id, message: str, code: int = 1) -> int:
+    """Prints the reason (no traceback); a run that never started is recorded as failed."""
+    if run_id is None:
+        from core.training import TrainConfig
+
+        try:  # the options themselves were bad: still leave a failed run record
+            config = TrainConfig(method=args.method, data=args.data)
+            run_id = store.create_run(
+                name="",
+                method=config.method,
+                backbone=args.backbone,
+                config=vars_config(args),
+                dataset=str(args.data),
+                fingerprint="",
+                epochs_planned=args.epochs or 0,
+                pretrained=not args.no_pretrained,
+                status="running",
+            )
+            store.finish(run_id, "failed", error=message)
+        except Exception:
+            run_id = None
+    if args.json:
+        print(json.dumps({"run_id": run_id, "status": "failed", "error": message}))
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def vars_config(args) -> dict:
+    """The command-line options as given (for the record of a run that could not start)."""
+    return {k: v for k, v in vars(args).items() if k not in ("func", "json", "command")}

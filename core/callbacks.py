@@ -1,0 +1,163 @@
+"""Keras callbacks of the training runs: progress into the run store, stop requests,
+the best checkpoint, and epoch lines for the command line.
+
+Each callback resets its state in `on_train_begin`, so one instance can serve
+several `fit()` calls.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+
+# Figures streamed per epoch (when the logs have them).
+EPOCH_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def _number(value) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+class StoreProgress(keras.callbacks.Callback):
+    """Streams running per-batch and per-epoch figures into a `RunStore`.
+
+    Batch records are throttled to one per `min_interval` seconds (the UI polls
+    every 2 s; each record costs a SQLite insert), but the last batch of every
+    epoch is always recorded. Epochs and batches are numbered from 1.
+
+    Args:
+        store: the `RunStore`.
+        run_id: the run being trained.
+        batch_size: images per batch (for images per second).
+        num_samples: training images per epoch (the last batch may be smaller).
+        min_interval: seconds between batch records.
+    """
+
+    def __init__(
+        self, store, run_id: int, batch_size: int, num_samples: int, min_interval: float = 0.25
+    ):
+        super().__init__()
+        self.store, self.run_id = store, run_id
+        self.batch_size, self.num_samples = batch_size, num_samples
+        self.min_interval = min_interval
+
+    def on_train_begin(self, logs=None):
+        self._epoch_start = self._last_write = time.perf_counter()
+        self._epoch_index = 0
+        self.epoch_seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_index = epoch
+        self._epoch_start = time.perf_counter()
+        self._last_write = 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        steps = int(self.params.get("steps") or 0)
+        now = time.perf_counter()
+        last = steps and batch + 1 >= steps
+        if not last and now - self._last_write < self.min_interval:
+            return
+        self._last_write = now
+        images = min((batch + 1) * self.batch_size, self.num_samples or math.inf)
+        figures = {k: _number(v) for k, v in (logs or {}).items()}
+        figures["images_per_second"] = images / max(now - self._epoch_start, 1e-9)
+        self.store.log_batch(self.run_id, self._epoch_index + 1, batch + 1, steps, figures)
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self._epoch_start
+        self.epoch_seconds.append(seconds)
+        figures = {k: _number(v) for k, v in (logs or {}).items()}
+        figures["seconds"] = seconds
+        lr = getattr(self.model.optimizer, "learning_rate", None)
+        if lr is not None:
+            figures["lr"] = _number(keras.ops.convert_to_numpy(lr))
+        self.store.log_epoch(self.run_id, epoch + 1, figures)
+
+
+class StopOnRequest(keras.callbacks.Callback):
+    """Ends training after the current batch when `should_stop()` returns True.
+
+    What was learned is kept: Keras finishes the epoch's bookkeeping (including
+    validation) and `fit()` returns normally. `stopped` tells the caller.
+
+    Args:
+        should_stop: a cheap callable, polled after every batch.
+    """
+
+    def __init__(self, should_stop: Callable[[], bool]):
+        super().__init__()
+        self.should_stop = should_stop
+
+    def on_train_begin(self, logs=None):
+        self.stopped = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.stopped and self.should_stop():
+            self.stopped = True
+            self.model.stop_training = True
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Keeps the weights of the best epoch (in memory, and optionally as a `.keras` file).
+
+    Args:
+        monitor: the epoch figure to maximise (`val_accuracy`) or minimise (`*loss`).
+        path: where to save the best model, or None to keep it in memory only.
+    """
+
+    def __init__(self, monitor: str = "val_accuracy", path: str | Path | None = None):
+        super().__init__()
+        self.monitor, self.path = monitor, path
+        self._sign = -1.0 if "loss" in monitor else 1.0
+
+    def on_train_begin(self, logs=None):
+        self.best, self.best_epoch, self.best_weights = None, None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = _number((logs or {}).get(self.monitor))
+        if value is None or (
+            self.best is not None and self._sign * value <= self._sign * self.best
+        ):
+            return
+        self.best, self.best_epoch = value, epoch + 1
+        self.best_weights = self.model.get_weights()
+        if self.path is not None:
+            self.model.save(self.path)
+
+    def restore(self) -> bool:
+        """Put the best epoch's weights back into the model; False if there were none."""
+        if self.best_weights is None:
+            return False
+        self.model.set_weights(self.best_weights)
+        return True
+
+
+class EpochReporter(keras.callbacks.Callback):
+    """Calls `report(epoch, epochs, figures)` after each epoch (the CLI prints a line).
+
+    Args:
+        report: receives the 1-based epoch, the planned epochs and the epoch's logs.
+    """
+
+    def __init__(self, report: Callable[[int, int, dict], None]):
+        super().__init__()
+        self.report = report
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        figures = {k: _number(v) for k, v in (logs or {}).items()}
+        figures["seconds"] = time.perf_counter() - self._start
+        self.report(epoch + 1, int(self.params.get("epochs") or 0), figures)

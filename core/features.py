@@ -1,0 +1,191 @@
+"""Bottleneck features: run a conv base once over the data, cache the result on disk.
+
+The cache lives in `app_home()/cache/features/<key>.npz`, where the key hashes
+everything the features depend on: the dataset's content fingerprint, the backbone,
+its weights (ImageNet or random), image size, resize mode and the number K of
+augmented copies of each training image (with the augmentation settings and seed
+when K > 0). A second run with the same settings loads the file and extracts nothing.
+
+Training features hold each image once un-augmented, then K augmented copies
+(the blog's footnote); validation and test features are never augmented.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from core import backbones, models
+from core.paths import app_subdir
+
+CACHE_VERSION = 1
+SPLITS = ("train", "validation", "test")
+# Images per forward pass: bounds the float32 copy made of each chunk.
+CHUNK = 256
+
+
+@dataclass
+class FeatureSet:
+    """Features per split with their labels and source files.
+
+    Attributes:
+        x: split -> `(n, h, w, c)` float32 features.
+        y: split -> `(n,)` int labels.
+        paths: split -> source files (train: repeated for each augmented copy).
+        class_names: the dataset's classes.
+        cache_hit: True when loaded from disk without extracting.
+        extract_seconds: time spent extracting (0 on a cache hit).
+        path: the cache file.
+    """
+
+    x: dict[str, np.ndarray]
+    y: dict[str, np.ndarray]
+    paths: dict[str, list[str]]
+    class_names: list[str]
+    cache_hit: bool = False
+    extract_seconds: float = 0.0
+    path: Path | None = None
+    feature_shape: tuple[int, ...] = field(default=())
+
+
+def feature_key(
+    fingerprint: str,
+    backbone: str,
+    pretrained: bool,
+    image_size: int,
+    resize_mode: str,
+    copies: int = 0,
+    augment: dict | None = None,
+    seed: int | None = None,
+) -> str:
+    """The cache key: a hash of every setting the features depend on."""
+    parts = {
+        "version": CACHE_VERSION,
+        "dataset": fingerprint,
+        "backbone": backbone,
+        "weights": "imagenet" if pretrained else "random",
+        "size": int(image_size),
+        "resize": resize_mode,
+        "copies": int(copies),
+    }
+    if copies > 0:  # augmentation only matters when augmented copies are made
+        parts.update(augment=augment or {}, seed=seed)
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
+    return f"{backbone}-{image_size}-{digest}"
+
+
+def cache_path(key: str) -> Path:
+    """Where the features of `key` are cached."""
+    folder = app_subdir("cache") / "features"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{key}.npz"
+
+
+def extraction_model(base: keras.Model, backbone: str, augmenter=None) -> keras.Model:
+    """Raw [0, 255] images -> [augmentation, always on] -> preprocess -> base."""
+    inputs = keras.Input(shape=base.input_shape[1:])
+    x = inputs if augmenter is None else augmenter(inputs, training=True)
+    x = models.Preprocess(backbone)(x)
+    return keras.Model(inputs, base(x, training=False))
+
+
+def extract(model: keras.Model, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """Features of uint8 images, in chunks (never a float copy of the whole split)."""
+    chunks = [
+        model.predict(images[i : i + CHUNK].astype("float32"), batch_size=batch_size, verbose=0)
+        for i in range(0, len(images), CHUNK)
+    ]
+    return np.concatenate(chunks).astype("float32")
+
+
+def load_or_extract(
+    splits: dict,
+    class_names: list[str],
+    key: str,
+    make_base: Callable[[], keras.Model],
+    backbone: str,
+    copies: int = 0,
+    augmenter=None,
+    batch_size: int = 32,
+) -> FeatureSet:
+    """Loads cached features for `key`, or extracts and caches them.
+
+    Args:
+        splits: split name -> `DecodedSplit` (from `core.pipeline.load_split`).
+        class_names: the dataset's class names.
+        key: from `feature_key`.
+        make_base: builds the conv base (only called when extracting).
+        backbone: the base's registry key.
+        copies: K augmented copies of each training image.
+        augmenter: the augmentation stack for the copies (needed when K > 0).
+        batch_size: images per forward pass.
+
+    Returns:
+        The `FeatureSet`.
+    """
+    path = cache_path(key)
+    if path.is_file():
+        try:
+            return _load(path, class_names)
+        except (OSError, ValueError, KeyError):
+            path.unlink(missing_ok=True)  # a damaged cache file is re-extracted
+    start = time.perf_counter()
+    base = make_base()
+    plain = extraction_model(base, backbone)
+    x, y, paths = {}, {}, {}
+    for split, decoded in splits.items():
+        x[split] = extract(plain, decoded.images, batch_size)
+        y[split] = np.asarray(decoded.labels, dtype="int32")
+        paths[split] = list(decoded.paths)
+    if copies > 0:
+        if augmenter is None:
+            raise ValueError("Augmented copies need an augmenter.")
+        augmented = extraction_model(base, backbone, augmenter)
+        train = splits["train"]
+        extra = [extract(augmented, train.images, batch_size) for _ in range(copies)]
+        x["train"] = np.concatenate([x["train"], *extra])
+        y["train"] = np.tile(y["train"], copies + 1)
+        paths["train"] = paths["train"] * (copies + 1)
+    seconds = time.perf_counter() - start
+    _save(path, x, y, paths)
+    features = FeatureSet(x, y, paths, list(class_names), False, seconds, path)
+    features.feature_shape = tuple(x["train"].shape[1:])
+    return features
+
+
+def _save(path: Path, x, y, paths) -> None:
+    arrays = {}
+    for split in x:
+        arrays[f"{split}_x"], arrays[f"{split}_y"] = x[split], y[split]
+        arrays[f"{split}_paths"] = np.asarray(paths[split], dtype=str)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)  # atomic: a reader never sees half a file
+
+
+def _load(path: Path, class_names) -> FeatureSet:
+    x, y, paths = {}, {}, {}
+    with np.load(path) as data:
+        for split in SPLITS:
+            if f"{split}_x" in data:
+                x[split] = data[f"{split}_x"]
+                y[split] = data[f"{split}_y"]
+                paths[split] = [str(p) for p in data[f"{split}_paths"]]
+    if "train" not in x or "validation" not in x:
+        raise ValueError(f"incomplete feature cache {path}")
+    features = FeatureSet(x, y, paths, list(class_names), True, 0.0, path)
+    features.feature_shape = tuple(x["train"].shape[1:])
+    return features
+
+
+def describe(backbone: str, image_size: int) -> str:
+    """A short label like 'MobileNetV2 α 1.0 @ 150 px' (for logs)."""
+    return f"{backbones.get_backbone(backbone).label} @ {image_size} px"

@@ -1,0 +1,653 @@
+"""The blog's three methods, trained in this process and recorded in the run store.
+
+- `scratch`: the small convnet from scratch, with augmentation inside the model.
+- `bottleneck`: a top model on cached conv-base features (`core.features`).
+- `finetune`: the conv base's last block(s) and a pre-trained top, trained together
+  with a low learning rate; the top comes from a finished bottleneck run, or from a
+  stage-1 bottleneck run trained first (its own run record).
+
+`train()` streams per-batch and per-epoch figures into the `RunStore` through Keras
+callbacks, honours stop requests within one batch, writes the run folder (model,
+predictions, reports, TensorBoard logs) and finishes the run record. Any problem
+ends as a failed run with a one-sentence reason, raised as a `LabError`.
+
+Example:
+
+    config = TrainConfig.defaults("scratch", data="demo", epochs=2, image_size=64)
+    run_id = start_run(config)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import LabError, RunError
+
+METHODS = ("scratch", "bottleneck", "finetune")
+OPTIMIZERS = ("rmsprop", "sgd", "adam")
+HEADS = ("flatten", "gap")
+TOP_WEIGHTS = "top.weights.h5"
+
+
+def _preset(name: str) -> dict:
+    from core.augment_config import PRESETS
+
+    return PRESETS[name].to_dict()
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on; stored with the run as JSON.
+
+    Start from `TrainConfig.defaults(method)` (the blog's settings) and change fields.
+    """
+
+    method: str = "scratch"
+    data: str = "demo"
+    backbone: str = "vgg16"  # ignored by "scratch"
+    pretrained: bool = True
+    epochs: int = 50
+    batch_size: int = 16
+    image_size: int = 150
+    optimizer: str = "rmsprop"
+    learning_rate: float = 1e-3
+    momentum: float = 0.9  # SGD only
+    dropout: float = 0.5
+    l2: float = 0.0
+    augment: dict = field(default_factory=dict)  # an AugmentConfig as a dict
+    seed: int = 1337
+    top_run: int | None = None
+    top_epochs: int | None = None  # finetune stage 1 (None: the bottleneck default)
+    head: str = "flatten"
+    augment_copies: int = 0
+    unfreeze_blocks: int = 1
+    train_batchnorm: bool = False
+    early_stopping_patience: int | None = None
+    checkpoint_best: bool = False
+    resize_mode: str = "stretch"
+    val_fraction: float = 0.2
+    deterministic: bool = True
+    name: str | None = None
+
+    @classmethod
+    def defaults(cls, method: str, **changes) -> TrainConfig:
+        """The blog's settings for `method`, with `changes` applied."""
+        if method not in METHODS:
+            raise LabError(f"Unknown method '{method}'; choose one of {', '.join(METHODS)}.")
+        blog = {
+            "scratch": dict(
+                optimizer="rmsprop", learning_rate=1e-3, augment=_preset("blog: training")
+            ),
+            "bottleneck": dict(optimizer="rmsprop", learning_rate=1e-3, augment=_preset("none")),
+            "finetune": dict(
+                optimizer="sgd", learning_rate=1e-4, momentum=0.9, augment=_preset("blog: training")
+            ),
+        }[method]
+        return cls(method=method, **{**blog, **changes})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        """Builds a config; unknown keys are an error (a typo must not pass silently)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise LabError(f"Unknown training setting '{unknown[0]}'.")
+        return cls(**data)
+
+    @property
+    def uses_backbone(self) -> bool:
+        return self.method != "scratch"
+
+    def augment_config(self):
+        """The augmentation settings as an `AugmentConfig` (validated)."""
+        from core.augment_config import AugmentConfig
+
+        try:
+            return AugmentConfig.from_dict(dict(self.augment or {}))
+        except ValueError as exc:
+            raise LabError(str(exc)) from None
+
+    def validate(self) -> TrainConfig:
+        """Checks every field; returns self.
+
+        Raises:
+            LabError: naming the first bad setting.
+        """
+        checks = [
+            (self.method in METHODS, f"method must be one of {', '.join(METHODS)}"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (self.head in HEADS, "head must be 'flatten' or 'gap'"),
+            (self.epochs >= 1, "epochs must be at least 1"),
+            (self.batch_size >= 1, "batch_size must be at least 1"),
+            (16 <= self.image_size <= 1024, "image_size must be between 16 and 1024"),
+            (self.learning_rate > 0, "learning_rate must be positive"),
+            (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
+            (self.l2 >= 0, "l2 must be 0 or positive"),
+            (self.augment_copies >= 0, "augment_copies must be 0 or more"),
+            (self.unfreeze_blocks >= 1, "unfreeze_blocks must be at least 1"),
+            (0 < self.val_fraction < 1, "val_fraction must be between 0 and 1"),
+            (
+                self.early_stopping_patience is None or self.early_stopping_patience >= 1,
+                "early_stopping_patience must be at least 1",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise LabError(f"Invalid training setting: {message}.")
+        if self.uses_backbone:
+            from core.backbones import get_backbone
+
+            get_backbone(self.backbone)
+        self.augment_config()
+        return self
+
+
+@dataclass
+class _Run:
+    """What the method functions share while one run trains."""
+
+    config: TrainConfig
+    store: object
+    run_id: int
+    folder: Path
+    should_stop: Callable[[], bool]
+    report: Callable[[int, int, dict], None] | None
+    dataset: object = None
+    splits: dict = field(default_factory=dict)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.dataset.class_names)
+
+
+# --- public entry points ---------------------------------------------------------------
+
+
+def start_run(config: TrainConfig, store=None, report=None) -> int:
+    """Create a run record and train it in the foreground; returns the run id.
+
+    Raises:
+        LabError: when the run failed (its record says why).
+    """
+    from core.store import RunStore
+
+    store = store or RunStore()
+    run_id = create_run(config, store, status="running")
+    train(config, store, run_id, report=report)
+    return run_id
+
+
+def create_run(config: TrainConfig, store, status: str = "queued") -> int:
+    """A run record for `config` (the dataset fingerprint when the dataset can be listed)."""
+    fingerprint = ""
+    try:
+        fingerprint = _load_dataset(config).fingerprint()
+    except Exception:  # a bad dataset fails the run, with its reason, when training starts
+        pass
+    return store.create_run(
+        name=config.name or "",
+        method=config.method,
+        backbone=config.backbone if config.uses_backbone else None,
+        config=config.to_dict(),
+        dataset=str(config.data),
+        fingerprint=fingerprint,
+        epochs_planned=config.epochs,
+        pretrained=config.pretrained if config.uses_backbone else False,
+        status=status,
+    )
+
+
+def train(
+    config: TrainConfig,
+    store,
+    run_id: int,
+    should_stop: Callable[[], bool] | None = None,
+    report: Callable[[int, int, dict], None] | None = None,
+):
+    """Train one run in this process and record everything in `store`.
+
+    Args:
+        config: the settings.
+        store: the `RunStore`.
+        run_id: an existing run record (queued or running).
+        should_stop: polled after every batch; default: the store's stop request.
+        report: optional `report(epoch, epochs, figures)` after each epoch (CLI lines).
+
+    Returns:
+        The final `RunRecord` (finished or stopped).
+
+    Raises:
+        LabError: the run failed; its record holds the same message.
+    """
+    store.mark_running(run_id, os.getpid())
+    folder = store.run_dir(run_id)
+    run = _Run(
+        config, store, run_id, folder, should_stop or (lambda: store.stop_requested(run_id)), report
+    )
+    try:
+        config.validate()
+        (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+        _apply_seed(config)
+        status = {"scratch": _scratch, "bottleneck": _bottleneck, "finetune": _finetune}[
+            config.method
+        ](run)
+    except LabError as exc:
+        store.finish(run_id, "failed", error=str(exc))
+        raise
+    except KeyboardInterrupt:
+        store.finish(run_id, "interrupted", error="Interrupted by the user (Ctrl-C).")
+        raise
+    except Exception as exc:
+        message = f"Training failed with an unexpected error: {type(exc).__name__}: {exc}"
+        store.finish(run_id, "failed", error=message)
+        raise LabError(message) from exc
+    store.finish(run_id, status)
+    return store.get(run_id)
+
+
+# --- the three methods -----------------------------------------------------------------
+
+
+def _scratch(run: _Run) -> str:
+    from core import models
+
+    config = run.config
+    _load_data(run)
+    model = models.make_scratch_cnn(
+        config.image_size, len(run.class_names), _augmenter(config), config.dropout, config.l2
+    )
+    fit = _fit_images(run, model)
+    return _finish(run, model, fit)
+
+
+def _bottleneck(run: _Run) -> str:
+    from core import backbones, features, models
+
+    config = run.config
+    _load_data(run)
+    base = None
+
+    def make_base():
+        nonlocal base
+        base = backbones.build_base(config.backbone, config.image_size, config.pretrained)
+        return base
+
+    aug = config.augment_config()
+    key = features.feature_key(
+        run.dataset.fingerprint(),
+        config.backbone,
+        config.pretrained,
+        config.image_size,
+        config.resize_mode,
+        config.augment_copies,
+        aug.to_dict(),
+        config.seed,
+    )
+    feats = features.load_or_extract(
+        run.splits,
+        run.class_names,
+        key,
+        make_base,
+        config.backbone,
+        config.augment_copies,
+        _augmenter(config) if config.augment_copies else None,
+        batch_size=32,
+    )
+    run.store.update_summary(
+        run.run_id,
+        extract_seconds=feats.extract_seconds,
+        feature_cache_hit=feats.cache_hit,
+        feature_shape=list(feats.feature_shape),
+    )
+    top = models.make_top_model(
+        feats.feature_shape, len(run.class_names), config.head, config.dropout
+    )
+    _compile(top, config, len(run.class_names))
+    train_inputs = (feats.x["train"], feats.y["train"])
+    val_inputs = (feats.x["validation"], feats.y["validation"])
+    fit = _fit(run, top, train_inputs, val_inputs, len(feats.y["train"]))
+    top.save_weights(run.folder / TOP_WEIGHTS)
+    probs = {s: _predict(top, feats.x[s]) for s in feats.x if s != "train"}
+    # The saved model takes raw images, like every run's model.keras.
+    if base is None:
+        make_base()
+    base.trainable = False
+    classifier = models.make_classifier(base, top, config.backbone)
+    return _finish(run, classifier, fit, probs=probs)
+
+
+def _finetune(run: _Run) -> str:
+    from core import backbones, models
+
+    config = run.config
+    top_run = config.top_run
+    if top_run is None:
+        top_run = _train_stage1(run)
+        if top_run is None:
+            return "stopped"
+    record = _check_top_run(config, run.store, top_run)
+    _load_data(run)
+    base = backbones.build_base(config.backbone, config.image_size, config.pretrained)
+    top_config = record.config
+    top = models.make_top_model(
+        base.output_shape[1:],
+        len(run.class_names),
+        top_config.get("head", "flatten"),
+        top_config.get("dropout", config.dropout),
+    )
+    try:
+        top.load_weights(run.store.run_dir(top_run) / TOP_WEIGHTS)
+    except Exception as exc:
+        raise RunError(
+            f"The top model of run {top_run} does not fit this fine-tuning run ({exc})."
+        ) from exc
+    model = models.make_finetune_model(
+        base,
+        top,
+        config.backbone,
+        _augmenter(config),
+        config.unfreeze_blocks,
+        config.train_batchnorm,
+    )
+    run.store.update_summary(run.run_id, top_run_id=top_run)
+    fit = _fit_images(run, model)
+    return _finish(run, model, fit)
+
+
+def _train_stage1(run: _Run) -> int | None:
+    """Train the bottleneck run that fine-tuning starts from; None if it was stopped."""
+    config = run.config
+    stage = TrainConfig.defaults(
+        "bottleneck",
+        data=config.data,
+        backbone=config.backbone,
+        pretrained=config.pretrained,
+        epochs=config.top_epochs or TrainConfig.epochs,
+        batch_size=config.batch_size,
+        image_size=config.image_size,
+        head=config.head,
+        dropout=config.dropout,
+        seed=config.seed,
+        resize_mode=config.resize_mode,
+        val_fraction=config.val_fraction,
+        deterministic=config.deterministic,
+        name=f"{config.name or f'finetune #{run.run_id}'}: stage 1 (top model)",
+    )
+    stage_id = create_run(stage, run.store, status="running")
+    run.store.update_summary(run.run_id, stage1_run_id=stage_id)
+    try:
+        record = train(stage, run.store, stage_id, run.should_stop, run.report)
+    except LabError as exc:
+        raise LabError(f"Stage 1 (run {stage_id}, training the top model) failed: {exc}") from exc
+    finally:
+        run.store.mark_running(run.run_id, os.getpid())
+    return stage_id if record.status == "finished" else None
+
+
+def _check_top_run(config: TrainConfig, store, top_run: int):
+    record = store.get(top_run)
+    problems = [
+        (record.method == "bottleneck", "is not a bottleneck run"),
+        (record.status == "finished", f"is {record.status}, not finished"),
+        (record.backbone == config.backbone, f"used backbone {record.backbone}"),
+        (
+            record.config.get("image_size") == config.image_size,
+            f"used {record.config.get('image_size')} px images",
+        ),
+        (
+            bool(record.pretrained) == bool(config.pretrained),
+            "differs in pretrained weights",
+        ),
+        ((store.run_dir(top_run) / TOP_WEIGHTS).is_file(), f"has no {TOP_WEIGHTS}"),
+    ]
+    for ok, why in problems:
+        if not ok:
+            raise RunError(
+                f"Run {top_run} cannot provide the top model: it {why} "
+                f"(this run: {config.backbone}, {config.image_size} px)."
+            )
+    return record
+
+
+# --- shared steps ----------------------------------------------------------------------
+
+
+def _load_dataset(config: TrainConfig):
+    from core.datasets import load_dataset, resolve_dataset
+
+    if str(config.data).strip().lower() == "demo":
+        return resolve_dataset("demo")
+    return load_dataset(config.data, val_fraction=config.val_fraction, seed=config.seed)
+
+
+def _load_data(run: _Run) -> None:
+    from core.pipeline import load_split
+
+    config = run.config
+    run.dataset = _load_dataset(config)
+    for split in ("train", "validation", "test"):
+        if split in run.dataset.splits:
+            run.splits[split] = load_split(
+                run.dataset, split, config.image_size, config.resize_mode
+            )
+    run.store.update_summary(
+        run.run_id,
+        class_names=run.class_names,
+        num_classes=len(run.class_names),
+        train_n=len(run.splits["train"]),
+        seed=config.seed,
+        skipped_files=sum(len(s.skipped) for s in run.splits.values()),
+    )
+
+
+def _augmenter(config: TrainConfig):
+    from core.augment import build_augmenter
+
+    aug = config.augment_config()
+    return None if aug.is_identity() else build_augmenter(aug, seed=config.seed)
+
+
+def _apply_seed(config: TrainConfig) -> None:
+    import keras
+
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic and _has_tensorflow() and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def _has_tensorflow() -> bool:
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+def _tensorboard_available() -> bool:
+    """TensorBoard logs need TensorFlow as the backend and the tensorboard package."""
+    import keras
+
+    return (
+        keras.backend.backend() == "tensorflow"
+        and importlib.util.find_spec("tensorboard") is not None
+    )
+
+
+def _optimizer(config: TrainConfig):
+    import keras
+
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(config.learning_rate, momentum=config.momentum)
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(config.learning_rate)
+    return keras.optimizers.RMSprop(config.learning_rate)
+
+
+def _compile(model, config: TrainConfig, num_classes: int) -> None:
+    from core.models import loss_for
+
+    model.compile(optimizer=_optimizer(config), loss=loss_for(num_classes), metrics=["accuracy"])
+
+
+def _image_inputs(run: _Run, split: str, shuffle: bool):
+    """A split as model input: a tf.data pipeline, or numpy arrays without TensorFlow."""
+    decoded = run.splits[split]
+    if _has_tensorflow():
+        from core.pipeline import make_tf_dataset
+
+        return make_tf_dataset(
+            decoded, run.config.batch_size, shuffle=shuffle, seed=run.config.seed
+        )
+    return decoded.images.astype("float32"), np.asarray(decoded.labels)
+
+
+def _fit_images(run: _Run, model) -> dict:
+    _compile(model, run.config, len(run.class_names))
+    return _fit(
+        run,
+        model,
+        _image_inputs(run, "train", True),
+        _image_inputs(run, "validation", False),
+        len(run.splits["train"]),
+    )
+
+
+def _fit(run: _Run, model, train_inputs, val_inputs, num_samples: int) -> dict:
+    """`model.fit` with the run's callbacks; returns what `_finish` needs."""
+    import keras
+
+    from core import callbacks as cb
+
+    config = run.config
+    progress = cb.StoreProgress(run.store, run.run_id, config.batch_size, num_samples)
+    stop = cb.StopOnRequest(run.should_stop)
+    on_disk = run.config.method != "bottleneck"  # a top model alone cannot classify images
+    best = cb.BestCheckpoint("val_accuracy", run.folder / "best.keras" if on_disk else None)
+    callbacks = [progress, stop, best]
+    if run.report is not None:
+        callbacks.append(cb.EpochReporter(run.report))
+    if config.early_stopping_patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=config.early_stopping_patience
+            )
+        )
+    if _tensorboard_available():
+        callbacks.append(
+            keras.callbacks.TensorBoard(
+                run.folder / "tensorboard",
+                histogram_freq=0,
+                write_graph=False,
+                update_freq="epoch",
+                profile_batch=0,
+            )
+        )
+    # Arrays are batched and shuffled by fit(); a tf.data pipeline already is.
+    kwargs = {"batch_size": config.batch_size, "shuffle": True}
+    if not isinstance(train_inputs, tuple):
+        kwargs = {"shuffle": False}
+    x, y = train_inputs if isinstance(train_inputs, tuple) else (train_inputs, None)
+    start = time.perf_counter()
+    history = model.fit(
+        x,
+        y,
+        validation_data=val_inputs,
+        epochs=config.epochs,
+        callbacks=callbacks,
+        verbose=0,
+        **kwargs,
+    )
+    seconds = time.perf_counter() - start
+    restored = config.checkpoint_best and best.restore()
+    return {
+        "history": history.history,
+        "seconds": seconds,
+        "stopped": stop.stopped,
+        "best": best,
+        "restored": bool(restored),
+        "epoch_seconds": progress.epoch_seconds,
+    }
+
+
+def _predict(model, inputs) -> np.ndarray:
+    probs = model.predict(inputs, verbose=0)
+    return probs.reshape(-1) if probs.shape[-1] == 1 else probs
+
+
+def _cross_entropy(labels: np.ndarray, probs: np.ndarray) -> float:
+    """Mean cross-entropy of the predictions (the data loss, without L2 terms)."""
+    eps = 1e-7
+    labels = np.asarray(labels).reshape(-1)
+    if probs.ndim == 1:
+        p = np.clip(probs, eps, 1 - eps)
+        return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+    p = np.clip(probs[np.arange(len(labels)), labels], eps, 1.0)
+    return float(-np.mean(np.log(p)))
+
+
+def _finish(run: _Run, model, fit: dict, probs: dict | None = None) -> str:
+    """Evaluate, write the run folder, update the summary; returns the final status."""
+    from core import metrics
+    from core.models import count_params
+
+    model.save(run.folder / "model.keras")
+    summary = {}
+    for split in ("validation", "test"):
+        if split not in run.splits:
+            continue
+        decoded = run.splits[split]
+        if probs is not None:
+            split_probs = probs[split]
+        else:
+            split_probs = _predict(model, _image_inputs(run, split, False))
+        labels = np.asarray(decoded.labels)
+        report = metrics.evaluate_predictions(
+            labels, split_probs, run.class_names, loss=_cross_entropy(labels, split_probs)
+        )
+        prefix = "val" if split == "validation" else "test"
+        name = "" if split == "validation" else "test_"
+        (run.folder / f"{name}report.json").write_text(json.dumps(report.to_dict(), indent=2))
+        metrics.write_predictions_csv(
+            run.folder / f"{name}predictions.csv",
+            decoded.paths,
+            labels,
+            split_probs,
+            run.class_names,
+        )
+        summary.update(
+            {
+                f"{prefix}_accuracy": report.accuracy,
+                f"{prefix}_ci_low": report.ci_low,
+                f"{prefix}_ci_high": report.ci_high,
+                f"{prefix}_n": report.n,
+                f"{prefix}_loss": report.loss,
+            }
+        )
+    history = fit["history"]
+    val_acc = history.get("val_accuracy") or []
+    total, trainable = count_params(model)
+    epochs_run = len(history.get("loss") or [])
+    summary.update(
+        best_val_accuracy=max(val_acc) if val_acc else None,
+        best_epoch=int(np.argmax(val_acc)) + 1 if val_acc else None,
+        final_val_accuracy=val_acc[-1] if val_acc else None,
+        best_weights_restored=fit["restored"],
+        epochs_run=epochs_run,
+        total_params=total,
+        trainable_params=trainable,
+        train_seconds=fit["seconds"],
+        seconds_per_epoch=fit["seconds"] / epochs_run if epochs_run else None,
+        pretrained=bool(run.config.pretrained) if run.config.uses_backbone else None,
+    )
+    run.store.update_summary(run.run_id, **summary)
+    return "stopped" if fit["stopped"] else "finished"

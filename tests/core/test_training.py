@@ -1,0 +1,223 @@
+"""The three methods end to end: records, run folders, stop requests, seeds, failures."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core import features
+from core.errors import LabError
+from core.metrics import read_predictions_csv
+from core.store import RunStore
+from core.training import TrainConfig, create_run, start_run, train
+
+SIZE = 32  # tiny images keep every run to a few seconds on 2 cores
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory):
+    """The demo dataset, generated once for this module (tests pass its folder)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LDL_HOME", str(tmp_path_factory.mktemp("demo_home")))
+        from core.demo import demo_dataset
+
+        return str(demo_dataset().root)
+
+
+@pytest.fixture(scope="module")
+def small_root(demo_root, tmp_path_factory):
+    """A few demo images per class: one batch size of 16 divides both splits, so each
+    Keras function is traced once (tracing dominates such tiny runs)."""
+    root = tmp_path_factory.mktemp("small_demo")
+    for split, count in (("train", 24), ("validation", 8)):
+        for folder in sorted((Path(demo_root) / split).iterdir()):
+            (root / split / folder.name).mkdir(parents=True)
+            for image in sorted(folder.iterdir())[:count]:
+                shutil.copy(image, root / split / folder.name / image.name)
+    return str(root)
+
+
+@pytest.fixture
+def store():
+    return RunStore()
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty_keras"))
+    monkeypatch.setenv("LDL_OFFLINE", "1")
+
+
+def _config(method, data, **changes):
+    return TrainConfig.defaults(method, data=data, **{"image_size": SIZE, "epochs": 1, **changes})
+
+
+def test_defaults_are_the_blogs():
+    scratch = TrainConfig.defaults("scratch")
+    assert (scratch.optimizer, scratch.learning_rate, scratch.batch_size) == ("rmsprop", 1e-3, 16)
+    assert (scratch.image_size, scratch.epochs) == (150, 50)
+    assert scratch.augment["zoom"] == 0.2 and scratch.augment["horizontal_flip"]
+    bottleneck = TrainConfig.defaults("bottleneck")
+    assert (bottleneck.optimizer, bottleneck.epochs, bottleneck.backbone) == (
+        "rmsprop",
+        50,
+        "vgg16",
+    )
+    finetune = TrainConfig.defaults("finetune")
+    assert (finetune.optimizer, finetune.learning_rate, finetune.momentum) == ("sgd", 1e-4, 0.9)
+    assert not finetune.train_batchnorm and finetune.unfreeze_blocks == 1
+    assert TrainConfig.from_dict(finetune.to_dict()) == finetune
+    with pytest.raises(LabError, match="Unknown training setting 'epoch'"):
+        TrainConfig.from_dict({"epoch": 3})
+    with pytest.raises(LabError, match="dropout"):
+        TrainConfig.defaults("scratch", dropout=1.5).validate()
+    with pytest.raises(LabError, match="Unknown backbone"):
+        TrainConfig.defaults("bottleneck", backbone="vgg99").validate()
+
+
+def test_scratch_records_metrics_and_run_folder(store, demo_root):
+    run_id = start_run(_config("scratch", demo_root, epochs=2), store)
+    record = store.get(run_id)
+    assert record.status == "finished" and record.error is None
+    epochs = store.epochs(run_id)
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "seconds"):
+        assert all(e[key] is not None for e in epochs)
+    batches = store.batches(run_id)
+    last = [b for b in batches if b["batch"] == b["batches_per_epoch"]]
+    assert [b["epoch"] for b in last] == [1, 2]  # the last batch of each epoch is always logged
+    assert all(b["images_per_second"] > 0 for b in batches)
+    summary = record.summary
+    assert summary["val_n"] == 120 and summary["epochs_run"] == 2
+    assert summary["val_ci_low"] <= summary["val_accuracy"] <= summary["val_ci_high"]
+    assert summary["val_accuracy"] == pytest.approx(epochs[-1]["val_accuracy"], abs=1e-6)
+    assert summary["total_params"] == summary["trainable_params"] > 0
+    folder = store.run_dir(run_id)
+    for name in ("model.keras", "best.keras", "predictions.csv", "report.json", "config.json"):
+        assert (folder / name).is_file(), name
+    rows = read_predictions_csv(folder / "predictions.csv")
+    assert len(rows) == 120 and {"prob_circles", "prob_triangles"} <= set(rows[0])
+    report = json.loads((folder / "report.json").read_text())
+    assert report["n"] == 120 and len(report["confusion"]) == 2
+
+
+def test_bottleneck_second_run_hits_the_feature_cache(store, small_root, monkeypatch):
+    config = _config("bottleneck", small_root, backbone="vgg16", pretrained=False)
+    first = store.get(start_run(config, store))
+    assert first.status == "finished" and not first.summary["feature_cache_hit"]
+    assert first.summary["extract_seconds"] > 0 and not first.pretrained
+
+    def no_extraction(*args, **kwargs):
+        raise AssertionError("features were extracted again")
+
+    monkeypatch.setattr(features, "extract", no_extraction)
+    second = store.get(start_run(config, store))
+    assert second.status == "finished"
+    assert second.summary["feature_cache_hit"] and second.summary["extract_seconds"] == 0
+    assert (store.run_dir(second.id) / "top.weights.h5").is_file()
+
+
+def test_finetune_trains_its_top_first_and_records_stage1(store, small_root):
+    config = _config("finetune", small_root, backbone="vgg16", pretrained=False, top_epochs=1)
+    record = store.get(start_run(config, store))
+    assert record.status == "finished"
+    stage1 = store.get(record.summary["stage1_run_id"])
+    assert stage1.method == "bottleneck" and stage1.status == "finished"
+    assert record.summary["top_run_id"] == stage1.id
+    assert 0 < record.summary["trainable_params"] < record.summary["total_params"]
+    assert len(store.epochs(record.id)) == 1
+
+    wrong = _config(
+        "finetune", small_root, backbone="mobilenet_0.25", pretrained=False, top_run=stage1.id
+    )
+    with pytest.raises(LabError, match=f"Run {stage1.id} cannot provide the top model"):
+        start_run(wrong, store)
+    failed = store.list_runs()[0]
+    assert failed.status == "failed" and "used backbone vgg16" in failed.error
+
+
+def test_stop_request_takes_effect_within_one_batch(store, small_root):
+    config = _config("scratch", small_root, epochs=3)
+    run_id = create_run(config, store, status="running")
+    calls = []
+
+    def should_stop():
+        calls.append(1)
+        return len(calls) >= 2
+
+    record = train(config, store, run_id, should_stop=should_stop)
+    assert record.status == "stopped"
+    assert len(calls) == 2  # polled after batches 1 and 2, then no more batches ran
+    assert len(store.epochs(run_id)) == 1
+    assert record.summary["val_n"] == 16  # what was learned is kept and evaluated
+    assert (store.run_dir(run_id) / "model.keras").is_file()
+
+
+def test_stop_request_from_the_store(store, small_root):
+    config = _config("scratch", small_root, epochs=2)
+    run_id = create_run(config, store, status="running")
+    store.request_stop(run_id)
+    assert train(config, store, run_id).status == "stopped"
+    assert store.epochs(run_id)[0]["epoch"] == 1 and len(store.epochs(run_id)) == 1
+
+
+def test_same_seed_same_first_epoch(store, small_root):
+    def first_epoch(seed):
+        run_id = start_run(_config("scratch", small_root, seed=seed), store)
+        return store.epochs(run_id)[0]
+
+    a, b, c = first_epoch(7), first_epoch(7), first_epoch(8)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert a[key] == pytest.approx(b[key], abs=1e-5)
+    assert a["loss"] != pytest.approx(c["loss"], abs=1e-5)
+
+
+def test_missing_weights_fail_clearly_with_a_record(store, small_root, offline):
+    config = _config("bottleneck", small_root, backbone="vgg16")
+    with pytest.raises(LabError, match="cannot be downloaded") as info:
+        start_run(config, store)
+    record = store.list_runs()[0]
+    assert record.status == "failed" and record.error == str(info.value)
+    assert "--no-pretrained" in record.error
+
+
+def test_bad_dataset_fails_clearly_with_a_record(store, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(LabError):
+        start_run(_config("scratch", str(empty)), store)
+    record = store.list_runs()[0]
+    assert record.status == "failed" and "empty" in record.error
+
+
+@pytest.mark.shared
+def test_multiclass_on_a_few_flowers(store, shared, tmp_path):
+    source = shared / "datasets" / "flowers5"
+    for split, count in (("train", 6), ("validation", 2)):
+        for folder in sorted((source / split).iterdir()):
+            target = tmp_path / "flowers" / split / folder.name
+            target.mkdir(parents=True)
+            for image in sorted(folder.iterdir())[:count]:
+                shutil.copy(image, target / image.name)
+    run_id = start_run(_config("scratch", str(tmp_path / "flowers")), store)
+    summary = store.get(run_id).summary
+    assert summary["num_classes"] == 5 and summary["val_n"] == 10
+    report = json.loads((store.run_dir(run_id) / "report.json").read_text())
+    assert np.array(report["confusion"]).shape == (5, 5)
+    rows = read_predictions_csv(store.run_dir(run_id) / "predictions.csv")
+    assert sum(k.startswith("prob_") for k in rows[0]) == 5
+
+
+@pytest.mark.shared
+def test_imagenet_bottleneck_then_finetune_from_it(store, small_root, keras_home, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(keras_home))
+    top = store.get(
+        start_run(_config("bottleneck", small_root, backbone="mobilenet_v2_0.35"), store)
+    )
+    assert top.status == "finished" and top.pretrained and top.summary["pretrained"]
+    config = _config("finetune", small_root, backbone="mobilenet_v2_0.35", top_run=top.id)
+    record = store.get(start_run(config, store))
+    assert record.status == "finished" and record.summary["top_run_id"] == top.id
+    assert "stage1_run_id" not in record.summary
