@@ -23,7 +23,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from core import backbones, models
+from core import models
 from core.paths import app_subdir
 
 CACHE_VERSION = 1
@@ -89,20 +89,27 @@ def cache_path(key: str) -> Path:
     return folder / f"{key}.npz"
 
 
-def extraction_model(base: keras.Model, backbone: str, augmenter=None) -> keras.Model:
-    """Raw [0, 255] images -> [augmentation, always on] -> preprocess -> base."""
+def extraction_model(base: keras.Model, backbone: str) -> keras.Model:
+    """Raw [0, 255] images -> preprocess -> base (in inference mode)."""
     inputs = keras.Input(shape=base.input_shape[1:])
-    x = inputs if augmenter is None else augmenter(inputs, training=True)
-    x = models.Preprocess(backbone)(x)
+    x = models.Preprocess(backbone)(inputs)
     return keras.Model(inputs, base(x, training=False))
 
 
-def extract(model: keras.Model, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
-    """Features of uint8 images, in chunks (never a float copy of the whole split)."""
-    chunks = [
-        model.predict(images[i : i + CHUNK].astype("float32"), batch_size=batch_size, verbose=0)
-        for i in range(0, len(images), CHUNK)
-    ]
+def extract(
+    model: keras.Model, images: np.ndarray, batch_size: int = 32, augmenter=None
+) -> np.ndarray:
+    """Features of uint8 images, in chunks (never a float copy of the whole split).
+
+    With an augmenter, each chunk is augmented first (eagerly, `training=True`: a
+    functional model would switch the augmentation off inside `predict`).
+    """
+    chunks = []
+    for i in range(0, len(images), CHUNK):
+        chunk = images[i : i + CHUNK].astype("float32")
+        if augmenter is not None:
+            chunk = keras.ops.convert_to_numpy(augmenter(chunk, training=True))
+        chunks.append(model.predict(chunk, batch_size=batch_size, verbose=0))
     return np.concatenate(chunks).astype("float32")
 
 
@@ -148,9 +155,8 @@ def load_or_extract(
     if copies > 0:
         if augmenter is None:
             raise ValueError("Augmented copies need an augmenter.")
-        augmented = extraction_model(base, backbone, augmenter)
         train = splits["train"]
-        extra = [extract(augmented, train.images, batch_size) for _ in range(copies)]
+        extra = [extract(plain, train.images, batch_size, augmenter) for _ in range(copies)]
         x["train"] = np.concatenate([x["train"], *extra])
         y["train"] = np.tile(y["train"], copies + 1)
         paths["train"] = paths["train"] * (copies + 1)
@@ -184,8 +190,3 @@ def _load(path: Path, class_names) -> FeatureSet:
     features = FeatureSet(x, y, paths, list(class_names), True, 0.0, path)
     features.feature_shape = tuple(x["train"].shape[1:])
     return features
-
-
-def describe(backbone: str, image_size: int) -> str:
-    """A short label like 'MobileNetV2 α 1.0 @ 150 px' (for logs)."""
-    return f"{backbones.get_backbone(backbone).label} @ {image_size} px"

@@ -1,0 +1,137 @@
+"""`python -m core train`: foreground runs, JSON output, clear failures."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from core.cli import main
+from core.paths import PROJECT_ROOT
+from core.store import RunStore
+
+
+def _train(capsys, *args):
+    code = main(["train", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_scratch_on_demo_prints_progress_and_json(capsys):
+    code, out, err = _train(
+        capsys,
+        "--method",
+        "scratch",
+        "--data",
+        "demo",
+        "--epochs",
+        "1",
+        "--image-size",
+        "32",
+        "--augment",
+        "none",
+        "--seed",
+        "3",
+        "--json",
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert result["status"] == "finished" and result["method"] == "scratch"
+    assert 0 <= result["summary"]["val_accuracy"] <= 1 and result["summary"]["val_n"] == 120
+    assert "epoch 1/1" in err
+    record = RunStore().get(result["run_id"])
+    assert record.config["seed"] == 3 and record.config["augment"]["zoom"] == 0
+
+
+def test_plain_output_ends_with_run_id_and_accuracy(capsys, tmp_path):
+    for split, n in (("train", 4), ("validation", 2)):
+        for label in ("a", "b"):
+            folder = tmp_path / "data" / split / label
+            folder.mkdir(parents=True)
+            for i in range(n):
+                from PIL import Image
+
+                Image.new("RGB", (20, 20), (i * 40, 0, 0) if label == "a" else (0, 0, 200)).save(
+                    folder / f"{i}.png"
+                )
+    code, out, _ = _train(
+        capsys,
+        "--method",
+        "scratch",
+        "--data",
+        str(tmp_path / "data"),
+        "--epochs",
+        "1",
+        "--image-size",
+        "32",
+        "--batch-size",
+        "4",
+    )
+    assert code == 0
+    assert out.startswith("run ") and "finished: validation accuracy" in out and "n=4" in out
+
+
+def test_bad_dataset_fails_with_one_message_and_a_record(capsys, tmp_path):
+    code, out, err = _train(capsys, "--method", "scratch", "--data", str(tmp_path / "nope"))
+    assert code != 0 and out == ""
+    assert "nope is not a folder" in err and "Traceback" not in err
+    assert RunStore().list_runs()[0].status == "failed"
+
+
+def test_missing_weights_fail_with_a_record(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("LDL_OFFLINE", "1")
+    code, out, err = _train(
+        capsys,
+        "--method",
+        "bottleneck",
+        "--data",
+        "demo",
+        "--backbone",
+        "vgg16",
+        "--image-size",
+        "32",
+        "--json",
+    )
+    assert code != 0
+    result = json.loads(out)
+    assert result["status"] == "failed" and "--no-pretrained" in result["error"]
+    record = RunStore().get(result["run_id"])
+    assert record.status == "failed" and record.pretrained
+
+
+def test_bad_options_are_recorded_too(capsys):
+    code, _, err = _train(capsys, "--method", "scratch", "--data", "demo", "--augment", "wild")
+    assert code != 0 and "Unknown augmentation preset 'wild'" in err
+    code, _, err = _train(
+        capsys,
+        "--method",
+        "finetune",
+        "--data",
+        "demo",
+        "--top-run",
+        "999",
+        "--image-size",
+        "32",
+        "--backbone",
+        "mobilenet_0.25",
+        "--no-pretrained",
+    )
+    assert code != 0 and "Run 999 does not exist" in err
+    assert [r.status for r in RunStore().list_runs()] == ["failed", "failed"]
+
+
+@pytest.mark.parametrize("method", ["scratch"])
+def test_subprocess_exits_nonzero_without_traceback(method, tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-m", "core", "train", "--method", method, "--data", str(tmp_path)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "error:" in result.stderr and "Traceback" not in result.stderr
