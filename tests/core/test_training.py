@@ -174,6 +174,15 @@ def test_same_seed_same_first_epoch(store, small_root):
     assert a["loss"] != pytest.approx(c["loss"], abs=1e-5)
 
 
+def test_augmentation_in_the_model_is_saved_with_it(store, small_root):
+    from core.models import load_model
+
+    for augment_on, inside in (("model", True), ("pipeline", False)):
+        run_id = start_run(_config("scratch", small_root, augment_on=augment_on), store)
+        model = load_model(store.run_dir(run_id) / "model.keras")
+        assert any(layer.name == "augmentation" for layer in model.layers) == inside
+
+
 def test_missing_weights_fail_clearly_with_a_record(store, small_root, offline):
     config = _config("bottleneck", small_root, backbone="vgg16")
     with pytest.raises(LabError, match="cannot be downloaded") as info:
