@@ -22,7 +22,7 @@ def epoch_curves(frame: pd.DataFrame, by_run: bool = False) -> alt.Chart:
     base = alt.Chart(frame).mark_line(point=True)
     return (
         base.encode(
-            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
             color=color,
             strokeDash=_SPLIT_DASH,
@@ -40,7 +40,7 @@ def batch_curves(frame: pd.DataFrame) -> alt.Chart:
         alt.Chart(frame)
         .mark_line()
         .encode(
-            x=alt.X("batch:Q", axis=alt.Axis(tickMinStep=1)),
+            x=alt.X("batch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
             color=alt.Color("metric:N", title=None),
             tooltip=["metric:N", "batch:Q", alt.Tooltip("value:Q", format=".4f")],
@@ -56,7 +56,7 @@ def overlay_with_reference(frame: pd.DataFrame, metric: str) -> alt.Chart:
         alt.Chart(data)
         .mark_line(point=True)
         .encode(
-            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=f"validation {metric}", scale=alt.Scale(zero=False)),
             color=alt.Color("run:N", title=None),
             tooltip=["run:N", "epoch:Q", alt.Tooltip("value:Q", format=".4f")],

@@ -78,9 +78,11 @@ except LabError as exc:
 
 report = labui.health(spec, str(app_home()), ds.fingerprint())
 st.divider()
-st.subheader(f"{ds.name}{' — synthetic' if ds.synthetic else ''}")
+synthetic = " (synthetic)" if ds.synthetic and "synthetic" not in ds.name else ""
+st.subheader(ds.name + synthetic)
 kind = "binary" if ds.is_binary else "multi-class"
-st.caption(f"{ds.root} · {ds.num_classes} classes ({kind}) · formats: {report['formats']}")
+formats = ", ".join(f"{k} {v}" for k, v in report["formats"].items())
+st.caption(f"{ds.root} · {ds.num_classes} classes ({kind}) · formats: {formats}")
 counts = pd.DataFrame(
     [(s, c, n) for s, per in report["counts"].items() for c, n in per.items()],
     columns=["split", "class", "images"],

@@ -72,6 +72,5 @@ for index, image in enumerate(images):
             middle.image(cam.overlay, caption=f"{cam.class_name} {cam.probability:.2f}", width=200)
         except LabError as exc:
             middle.warning(str(exc))
-    right.altair_chart(
-        charts.probability_bars(frame[frame["image"] == index]), key=f"predict_chart_{index}"
-    )
+    probabilities = charts.probability_bars(frame[frame["image"] == index])
+    right.container(key=f"predict_probabilities_{index}").altair_chart(probabilities)

@@ -165,11 +165,11 @@ def monitor() -> None:
         )
     epochs = runs_view.epoch_frame(store.epochs(run.id))
     if not epochs.empty:
-        st.altair_chart(charts.epoch_curves(epochs), key="train_epoch_chart")
+        st.container(key="train_epoch_curves").altair_chart(charts.epoch_curves(epochs))
     if prog is not None:
         st.caption(f"Within epoch {prog.epoch}: running loss and accuracy per batch")
         batches = runs_view.batch_frame(store.batches(run.id, epoch=prog.epoch))
-        st.altair_chart(charts.batch_curves(batches), key="train_batch_chart")
+        st.container(key="train_batch_curves").altair_chart(charts.batch_curves(batches))
 
 
 monitor()
