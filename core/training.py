@@ -625,7 +625,8 @@ def _finish(run: _Run, model, fit: dict, probs: dict | None = None) -> str:
         if probs is not None:
             split_probs = probs[split]
         else:
-            split_probs = _predict(model, _image_inputs(run, split, False))
+            inputs = _image_inputs(run, split, False)
+            split_probs = _predict(model, inputs[0] if isinstance(inputs, tuple) else inputs)
         labels = np.asarray(decoded.labels)
         report = metrics.evaluate_predictions(
             labels, split_probs, run.class_names, loss=_cross_entropy(labels, split_probs)

@@ -174,6 +174,16 @@ def test_same_seed_same_first_epoch(store, small_root):
     assert a["loss"] != pytest.approx(c["loss"], abs=1e-5)
 
 
+def test_best_checkpoint_is_restored_and_early_stopping_runs(store, small_root):
+    config = _config(
+        "scratch", small_root, epochs=3, checkpoint_best=True, early_stopping_patience=1
+    )
+    record = store.get(start_run(config, store))
+    summary = record.summary
+    assert 1 <= summary["epochs_run"] <= 3 and summary["best_weights_restored"]
+    assert summary["val_accuracy"] == pytest.approx(summary["best_val_accuracy"], abs=1e-6)
+
+
 def test_augmentation_in_the_model_is_saved_with_it(store, small_root):
     from core.models import load_model
 
