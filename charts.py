@@ -104,5 +104,5 @@ def probability_bars(frame: pd.DataFrame) -> alt.Chart:
             row=alt.Row("run:N", title=None),
             tooltip=["run:N", "class:N", alt.Tooltip("probability:Q", format=".3f")],
         )
-        .properties(height=alt.Step(18), width=320)
+        .properties(height=alt.Step(24), width=360)
     )

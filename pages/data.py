@@ -16,7 +16,7 @@ chosen = None  # the dataset spec to activate, when a button says so
 
 if source == SOURCES[0]:
     st.caption(
-        "Generated shapes (circles, squares, triangles): small, fast, and clearly synthetic."
+        "Procedurally drawn shapes on noisy backgrounds: small, fast to learn, clearly synthetic."
     )
     if st.button("Use the demo dataset", key="data_use_demo"):
         chosen = labui.DEMO
@@ -109,15 +109,18 @@ if report["undecodable"] or report["leaks"] or report["ignored"]:
 
 if report["sizes"]:
     w, h = report["sizes"]["width"], report["sizes"]["height"]
-    st.markdown(
+    sizes_text, sizes_chart = st.columns(2)
+    sizes_text.markdown(
         f"**Image sizes**: width {w['min']}–{w['max']} px (median {w['median']}), "
-        f"height {h['min']}–{h['max']} px (median {h['median']})"
+        f"height {h['min']}–{h['max']} px (median {h['median']}). Every image is resized "
+        "to the training size, so very different sizes and shapes change what the model sees."
     )
-    sides = pd.DataFrame(
-        list(report["sizes"]["longer_side"].items()), columns=["longer side", "images"]
-    )
-    st.altair_chart(
-        alt.Chart(sides).mark_bar().encode(x=alt.X("longer side:N", sort=None), y="images:Q"),
+    sides = pd.DataFrame(list(report["sizes"]["longer_side"].items()), columns=["side", "images"])
+    sizes_chart.altair_chart(
+        alt.Chart(sides, title="longer side")
+        .mark_bar()
+        .encode(x="images:Q", y=alt.Y("side:N", sort=None, title=None))
+        .properties(height=alt.Step(22)),
         key="data_sizes_chart",
     )
 

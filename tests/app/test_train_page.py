@@ -1,5 +1,6 @@
 """The Train page: methods and their defaults, and a real run in the background worker."""
 
+import os
 import time
 
 import pytest
@@ -77,3 +78,40 @@ def test_start_a_short_run_it_finishes_and_shows_on_compare(quick_worker):
     assert list(table["id"]) == [run.id]
     assert table["status"][0] == "finished"
     assert 0.0 <= table["val acc"][0] <= 1.0
+
+
+def _record(store: RunStore, status: str, error: str | None = None) -> int:
+    run_id = store.create_run(
+        name="elsewhere", method="scratch", backbone=None, config={"image_size": 32},
+        dataset="demo", fingerprint="", epochs_planned=4, pretrained=False,
+    )  # fmt: skip
+    if status == "running":
+        store.mark_running(run_id, os.getpid())  # this process: alive
+        store.log_epoch(
+            run_id, 1, {"loss": 0.7, "accuracy": 0.5, "val_loss": 0.69, "val_accuracy": 0.55}
+        )
+        store.log_batch(run_id, 2, 3, 10, {"loss": 0.6, "accuracy": 0.6, "images_per_second": 90.0})
+    else:
+        store.finish(run_id, status, error=error)
+    return run_id
+
+
+def test_a_fresh_visit_follows_the_running_run_and_can_stop_it():
+    """Coming back to the page (a new session) shows the run still going, with progress."""
+    store = RunStore()
+    run_id = _record(store, "running")
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.subheader[0].value == f"#{run_id} elsewhere — running"
+    (bar,) = at.get("progress")
+    assert "epoch 2/4 · batch 3/10 · 90 images/s" in bar.proto.text
+    at.button(key="train_stop").click().run()
+    assert store.stop_requested(run_id)
+
+
+def test_a_failed_run_shows_its_reason():
+    store = RunStore()
+    _record(store, "failed", error="The dataset folder /x has only one class.")
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert "Failed: The dataset folder /x has only one class." in at.error[0].value

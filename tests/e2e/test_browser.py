@@ -112,7 +112,7 @@ def test_the_lab_in_a_browser(app_url, tmp_path):
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"],
         )  # fmt: skip
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1400, "height": 1700})
         page.set_default_timeout(WAIT_MS)
         try:
             _walk_through(page, app_url, picture)

@@ -1,0 +1,58 @@
+"""Tables and long-form frames for the pages, from store records."""
+
+import pandas as pd
+
+from core import runs_view
+from core.predict import Prediction
+from core.store import RunStore
+
+
+def _run(store, **summary):
+    run_id = store.create_run(
+        name="r", method="bottleneck", backbone="vgg16", config={"image_size": 64},
+        dataset="demo", fingerprint="", epochs_planned=3, pretrained=True,
+    )  # fmt: skip
+    if summary:
+        store.update_summary(run_id, **summary)
+    return store.get(run_id)
+
+
+def test_runs_table_rows_and_missing_figures():
+    store = RunStore()
+    done = _run(store, val_accuracy=0.9, val_ci_low=0.85, val_ci_high=0.93, val_n=200)
+    queued = _run(store)
+    table = runs_view.runs_table([queued, done])
+    assert list(table["id"]) == [queued.id, done.id]
+    row = table.iloc[1]
+    assert row["val acc"] == 0.9 and row["95% CI"] == "0.850–0.930" and row["n"] == 200
+    assert row["backbone"] == "vgg16" and row["image size"] == 64
+    assert pd.isna(table.iloc[0]["95% CI"]) and table.iloc[0]["status"] == "queued"
+
+
+def test_epoch_frame_is_long_form_by_metric_and_split():
+    epochs = [
+        {"epoch": 1, "loss": 0.7, "accuracy": 0.5, "val_loss": 0.6, "val_accuracy": 0.6},
+        {"epoch": 2, "loss": 0.5, "accuracy": 0.7},  # no validation figures logged
+    ]
+    frame = runs_view.epoch_frame(epochs, run="a")
+    assert len(frame) == 6
+    val = frame[(frame["split"] == "validation") & (frame["metric"] == "accuracy")]
+    assert val["value"].tolist() == [0.6] and set(frame["run"]) == {"a"}
+
+
+def test_confusion_and_prediction_frames():
+    report = {"class_names": ["a", "b"], "confusion": [[3, 1], [0, 4]]}
+    cells = runs_view.confusion_frame(report)
+    assert cells.query("true == 'a' and predicted == 'b'")["count"].item() == 1
+    good = Prediction("x.png", ["a", "b"], [0.25, 0.75], "b", 0.75)
+    bad = Prediction("y.txt", ["a", "b"], [], "", 0.0, error="y.txt is not an image.")
+    frame = runs_view.prediction_frame({"#1": [good, bad]})
+    assert frame["probability"].tolist() == [0.25, 0.75] and set(frame["image"]) == {0}
+
+
+def test_progress_from_the_last_batch():
+    record = _run(RunStore())
+    assert runs_view.progress(record, None) is None
+    prog = runs_view.progress(record, {"epoch": 2, "batch": 5, "batches_per_epoch": 10})
+    assert (prog.epoch, prog.epochs, prog.batch, prog.batches) == (2, 3, 5, 10)
+    assert prog.fraction == (1 + 0.5) / 3
