@@ -53,11 +53,9 @@ else:
 
         bar = st.progress(0.0, text="Downloading…")
 
-        def _show(done: int, total: int | None = None) -> None:
-            if total:
-                bar.progress(
-                    min(1.0, done / total), text=f"{done / 2**20:.0f} MB of {total / 2**20:.0f} MB"
-                )
+        def _show(done: int, total: int) -> None:
+            mb = f"{done / 2**20:.0f} MB" + (f" of {total / 2**20:.0f} MB" if total else "")
+            bar.progress(min(1.0, done / total) if total else 0.0, text=f"Downloading… {mb}")
 
         try:
             chosen = str(download_cats_vs_dogs(progress=_show))

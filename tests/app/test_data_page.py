@@ -1,9 +1,13 @@
 """The Data page: the demo by default, folders restricted to allowed roots, health report."""
 
+import io
+import zipfile
+
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.demo import demo_dataset
+from core.errors import DownloadError
 from core.health import health_report
 from core.paths import PROJECT_ROOT
 
@@ -58,3 +62,70 @@ def test_a_path_outside_the_allowed_roots_is_refused(tmp_path):
     assert not at.exception
     assert "outside the folders this app may open" in at.error[0].value
     assert "ldl_active_dataset" not in at.session_state
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buf.getvalue()
+
+
+def _png(color) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (24, 24), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_zip_upload_is_imported_and_becomes_active():
+    members = {
+        f"pets/{name}/{i}.png": _png((i * 40, 90 * k, 30))
+        for k, name in enumerate(("cat", "dog"))
+        for i in range(5)
+    }
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.radio(key="data_source").set_value("Upload a zip").run()
+    at.file_uploader(key="data_zip").set_value(("pets.zip", _zip(members), "application/zip"))
+    at.text_input(key="data_zip_name").set_value("pets")
+    at.run()
+    at.button(key="data_import").click().run()
+    assert not at.exception
+    active = at.session_state["ldl_active_dataset"]
+    assert "datasets/pets" in active
+    assert list(at.dataframe[0].value.index) == ["cat", "dog"]
+
+
+def test_unsafe_zip_is_refused_in_words():
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.radio(key="data_source").set_value("Upload a zip").run()
+    evil = _zip({"../../escape/a/1.png": _png((1, 2, 3)), "x/b/1.png": _png((4, 5, 6))})
+    at.file_uploader(key="data_zip").set_value(("evil.zip", evil, "application/zip")).run()
+    at.button(key="data_import").click().run()
+    assert not at.exception
+    assert "evil.zip" in at.error[0].value
+    assert "ldl_active_dataset" not in at.session_state
+
+
+def test_download_shows_progress_and_offline_failure(monkeypatch, tmp_path):
+    import core.download
+
+    calls = []
+
+    def offline(progress=None):
+        progress(3 * 2**20, 68 * 2**20)
+        calls.append(True)
+        raise DownloadError("Cannot reach storage.googleapis.com (offline?); import a zip instead.")
+
+    monkeypatch.setattr(core.download, "download_cats_vs_dogs", offline)
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.radio(key="data_source").set_value("Download Cats vs Dogs").run()
+    at.button(key="data_download").click().run()
+    assert calls and not at.exception
+    assert "import a zip instead" in at.error[0].value
+    assert "3 MB of 68 MB" in at.get("progress")[0].proto.text
+
+    folder = _folder(tmp_path / "cats_and_dogs_filtered")
+    monkeypatch.setattr(core.download, "download_cats_vs_dogs", lambda progress=None: folder)
+    at.button(key="data_download").click().run()
+    assert at.session_state["ldl_active_dataset"] == str(folder)
