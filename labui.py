@@ -10,6 +10,7 @@ import json
 
 import streamlit as st
 
+from core import runs_view
 from core.paths import app_home
 
 # Cross-page state (no widget owns these keys).
@@ -151,12 +152,7 @@ def show_error(exc: Exception) -> None:
     st.error(str(exc), icon="⚠️")
 
 
-def format_seconds(seconds: float | None) -> str:
-    """`75` -> "1 min 15 s"; None -> "—"."""
-    if seconds is None:
-        return "—"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+format_seconds = runs_view.format_seconds
 
 
 @st.fragment(run_every=3)

@@ -123,6 +123,15 @@ class Progress:
     batches: int  # batches per epoch (0 when unknown)
     images_per_second: float | None
 
+    def text(self, eta_seconds: float | None = None) -> str:
+        """ "epoch 2/5 · batch 10/25 · 300 images/s · ETA 1 min 5 s" (what is known)."""
+        parts = [f"epoch {self.epoch}/{self.epochs}", f"batch {self.batch}/{self.batches}"]
+        if self.images_per_second:
+            parts.append(f"{self.images_per_second:.0f} images/s")
+        if eta_seconds:
+            parts.append(f"ETA {format_seconds(eta_seconds)}")
+        return " · ".join(parts)
+
     @property
     def fraction(self) -> float:
         """Share of all planned batches done, in [0, 1]."""
@@ -166,3 +175,30 @@ def prediction_frame(results: dict[str, list]) -> pd.DataFrame:
         for name, prob in zip(p.class_names, p.probabilities, strict=True)
     ]
     return pd.DataFrame(rows, columns=["image", "run", "class", "probability"])
+
+
+def format_seconds(seconds: float | None) -> str:
+    """`75` -> "1 min 15 s"; None -> "—"."""
+    if seconds is None:
+        return "—"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def accuracy_sentence(summary: dict) -> str | None:
+    """ "Validation accuracy 0.883 (95% interval 0.814–0.929, n = 120)", or None if unknown."""
+    keys = ("val_accuracy", "val_ci_low", "val_ci_high", "val_n")
+    if any(summary.get(k) is None for k in keys):
+        return None
+    acc, low, high, n = (summary[k] for k in keys)
+    return f"Validation accuracy {acc:.3f} (95% interval {low:.3f}–{high:.3f}, n = {n})"
+
+
+def watched_run(records: list, preferred: int | None):
+    """The run the Train page follows: the one running, else `preferred`, else the newest.
+
+    So that a new visit (or a return from another page) finds the run still going.
+    """
+    running = [r for r in records if r.status == "running"]
+    chosen = [r for r in records if r.id == preferred]
+    return (running or chosen or records or [None])[0]

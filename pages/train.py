@@ -115,19 +115,20 @@ if b1.button("Start", type="primary", key="train_start"):
         st.session_state[labui.WATCH_RUN] = runner.enqueue(config, store)
     except LabError as exc:
         labui.show_error(exc)
-if b2.button("Queue the blog's three experiments", key="train_blog"):
+blog_help = (
+    "Scratch, bottleneck, then fine-tuning (on that bottleneck run's top), with the blog's "
+    "settings at the image size above and the pretrained network chosen for the other methods."
+)
+if b2.button("Queue the blog's three experiments", key="train_blog", help=blog_help):
     ids = runner.queue_blog_experiments(
-        spec, image_size=config.image_size, backbone=values.get("backbone", "vgg16"),
+        spec, image_size=config.image_size, backbone=values.get("backbone", defaults.backbone),
         pretrained=values.get("pretrained", True), augment=augment, store=store,
     )  # fmt: skip
     st.session_state[labui.WATCH_RUN] = ids[0]
 
 
 def _watched():
-    runs = store.list_runs()
-    running = [r for r in runs if r.status == "running"]
-    watched = [r for r in runs if r.id == st.session_state.get(labui.WATCH_RUN)]
-    return (running or watched or runs or [None])[0]
+    return runs_view.watched_run(store.list_runs(), st.session_state.get(labui.WATCH_RUN))
 
 
 record = _watched()
@@ -150,19 +151,11 @@ def monitor() -> None:
     if prog is not None:
         state = runner.worker_state(store)
         eta = state.eta_seconds if state.running and state.running.id == run.id else None
-        ips = f" · {prog.images_per_second:.0f} images/s" if prog.images_per_second else ""
-        text = f"epoch {prog.epoch}/{prog.epochs} · batch {prog.batch}/{prog.batches}{ips}"
-        st.progress(
-            prog.fraction, text=text + (f" · ETA {labui.format_seconds(eta)}" if eta else "")
-        )
+        st.progress(prog.fraction, text=prog.text(eta))
     if run.error:
         st.error(f"{run.status.capitalize()}: {run.error}")
-    if run.status == "finished" and run.summary.get("val_accuracy") is not None:
-        s = run.summary
-        st.success(
-            f"Validation accuracy {s['val_accuracy']:.3f} (95% interval {s['val_ci_low']:.3f}–"
-            f"{s['val_ci_high']:.3f}, n = {s['val_n']}). See it on the Compare page."
-        )
+    if run.status == "finished" and runs_view.accuracy_sentence(run.summary):
+        st.success(runs_view.accuracy_sentence(run.summary) + ". See it on the Compare page.")
     epochs = runs_view.epoch_frame(store.epochs(run.id))
     if not epochs.empty:
         st.container(key="train_epoch_curves").altair_chart(charts.epoch_curves(epochs))
