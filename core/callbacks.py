@@ -57,7 +57,7 @@ class StoreProgress(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_index = epoch
         self._epoch_start = time.perf_counter()
-        self._last_write = 0.0
+        self._last_write = -math.inf  # the first batch of an epoch is always logged
 
     def on_train_batch_end(self, batch, logs=None):
         steps = int(self.params.get("steps") or 0)
@@ -161,3 +161,60 @@ class EpochReporter(keras.callbacks.Callback):
         figures = {k: _number(v) for k, v in (logs or {}).items()}
         figures["seconds"] = time.perf_counter() - self._start
         self.report(epoch + 1, int(self.params.get("epochs") or 0), figures)
+
+
+class EpochEvents(keras.callbacks.Callback):
+    """Per-epoch scalars as TensorBoard event files, without the tensorboard package.
+
+    `keras.callbacks.TensorBoard` needs the `tensorboard` package for its summary ops;
+    this writes the same layout (`train/` and `validation/`, tags `epoch_loss`,
+    `epoch_accuracy`...) with TensorFlow's own protos and record writer, which
+    TensorBoard reads. Used when the package is missing.
+
+    Args:
+        log_dir: the run's TensorBoard folder.
+    """
+
+    def __init__(self, log_dir: str | Path):
+        super().__init__()
+        self.log_dir = Path(log_dir)
+
+    def on_train_begin(self, logs=None):
+        import tensorflow as tf
+        from tensorflow.core.util import event_pb2
+
+        self._writers = {}
+        for split in ("train", "validation"):
+            folder = self.log_dir / split
+            folder.mkdir(parents=True, exist_ok=True)
+            name = folder / f"events.out.tfevents.{time.time():.0f}.lab.{id(self)}.v2"
+            writer = tf.io.TFRecordWriter(str(name))
+            header = event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2")
+            writer.write(header.SerializeToString())
+            writer.flush()
+            self._writers[split] = writer
+
+    def on_epoch_end(self, epoch, logs=None):
+        from tensorflow.core.framework import summary_pb2
+        from tensorflow.core.util import event_pb2
+
+        values = {"train": [], "validation": []}
+        for key, value in (logs or {}).items():
+            number = _number(value)
+            if number is None:
+                continue
+            split = "validation" if key.startswith("val_") else "train"
+            tag = "epoch_" + key.removeprefix("val_")
+            values[split].append(summary_pb2.Summary.Value(tag=tag, simple_value=number))
+        for split, items in values.items():
+            if items:
+                event = event_pb2.Event(
+                    wall_time=time.time(), step=epoch, summary=summary_pb2.Summary(value=items)
+                )
+                self._writers[split].write(event.SerializeToString())
+                self._writers[split].flush()
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}

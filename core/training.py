@@ -156,6 +156,11 @@ class TrainConfig:
             from core.backbones import get_backbone
 
             get_backbone(self.backbone)
+        if self.augment_copies and self.augment_config().is_identity():
+            raise LabError(
+                "Invalid training setting: augmented copies (augment_copies="
+                f"{self.augment_copies}) need augmentation settings; choose a preset."
+            )
         self.augment_config()
         return self
 
@@ -568,6 +573,8 @@ def _fit(run: _Run, model, train_inputs, val_inputs, num_samples: int) -> dict:
                 profile_batch=0,
             )
         )
+    elif keras.backend.backend() == "tensorflow":
+        callbacks.append(cb.EpochEvents(run.folder / "tensorboard"))
     # Arrays are batched and shuffled by fit(); a tf.data pipeline already is.
     kwargs = {"batch_size": config.batch_size, "shuffle": True}
     if not isinstance(train_inputs, tuple):

@@ -73,6 +73,8 @@ def test_defaults_are_the_blogs():
         TrainConfig.from_dict({"epoch": 3})
     with pytest.raises(LabError, match="dropout"):
         TrainConfig.defaults("scratch", dropout=1.5).validate()
+    with pytest.raises(LabError, match="augmented copies"):
+        TrainConfig.defaults("bottleneck", augment_copies=2).validate()
     with pytest.raises(LabError, match="Unknown backbone"):
         TrainConfig.defaults("bottleneck", backbone="vgg99").validate()
 
@@ -101,6 +103,45 @@ def test_scratch_records_metrics_and_run_folder(store, demo_root):
     assert len(rows) == 120 and {"prob_circles", "prob_triangles"} <= set(rows[0])
     report = json.loads((folder / "report.json").read_text())
     assert report["n"] == 120 and len(report["confusion"]) == 2
+    assert _event_tags(folder / "tensorboard" / "validation") >= {"epoch_loss", "epoch_accuracy"}
+
+
+def _event_tags(folder) -> set:
+    """Scalar tags in the TensorBoard event files of a folder."""
+    import tensorflow as tf
+    from tensorflow.core.util import event_pb2
+
+    tags = set()
+    for file in folder.glob("events.out.tfevents.*"):
+        for record in tf.data.TFRecordDataset(str(file)):
+            event = event_pb2.Event.FromString(record.numpy())
+            tags |= {value.tag for value in event.summary.value}
+    return tags
+
+
+def test_batch_records_are_throttled_but_keep_each_epochs_last(store):
+    from core.callbacks import StoreProgress
+
+    run_id = store.create_run(
+        name="",
+        method="scratch",
+        backbone=None,
+        config={},
+        dataset="x",
+        fingerprint="",
+        epochs_planned=2,
+        pretrained=False,
+    )
+    progress = StoreProgress(store, run_id, batch_size=4, num_samples=38, min_interval=3600)
+    progress.set_params({"steps": 10, "epochs": 2})
+    progress.on_train_begin()
+    for epoch in range(2):
+        progress.on_epoch_begin(epoch)
+        for batch in range(10):
+            progress.on_train_batch_end(batch, {"loss": 0.5, "accuracy": 0.75})
+    rows = store.batches(run_id)
+    assert [(r["epoch"], r["batch"]) for r in rows] == [(1, 1), (1, 10), (2, 1), (2, 10)]
+    assert rows[-1]["loss"] == 0.5 and rows[-1]["images_per_second"] > 0
 
 
 def test_bottleneck_second_run_hits_the_feature_cache(store, small_root, monkeypatch):
