@@ -30,8 +30,8 @@ class StoreProgress(keras.callbacks.Callback):
     """Streams running per-batch and per-epoch figures into a `RunStore`.
 
     Batch records are throttled to one per `min_interval` seconds (the UI polls
-    every 2 s; each record costs a SQLite insert), but the last batch of every
-    epoch is always recorded. Epochs and batches are numbered from 1.
+    every 2 s; each record costs a SQLite insert), but the first and last batches
+    of every epoch are always recorded. Epochs and batches are numbered from 1.
 
     Args:
         store: the `RunStore`.
