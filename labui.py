@@ -156,16 +156,20 @@ format_seconds = runs_view.format_seconds
 
 
 @st.fragment(run_every=3)
-def runner_status() -> None:
-    """The background worker's state, refreshed every few seconds."""
+def _sidebar_state() -> None:
+    """Refreshed every few seconds, so a change made on a page shows up without a click."""
     from core.runner import worker_state
 
+    spec = active_dataset()
+    st.markdown(f"**Dataset:** {'demo (synthetic)' if spec == DEMO else spec}")
+    st.markdown(f"**Augmentation:** {describe_augment(active_augment())}")
     state = worker_state(run_store())
     if state.running is not None:
         run = state.running
         epoch = f"epoch {state.epoch}/{state.epochs}" if state.epoch is not None else "starting"
         st.markdown(f"**Training:** {run.name} (#{run.id}), {epoch}")
-        st.caption(f"ETA {format_seconds(state.eta_seconds)}")
+        if state.eta_seconds is not None:
+            st.caption(f"ETA {format_seconds(state.eta_seconds)}")
     else:
         st.markdown("**Runner:** idle")
     if state.queued:
@@ -175,10 +179,7 @@ def runner_status() -> None:
 def sidebar() -> None:
     """Active dataset, active augmentation and the runner's state, on every page."""
     with st.sidebar:
-        spec = active_dataset()
-        st.markdown(f"**Dataset:** {'demo (synthetic)' if spec == DEMO else spec}")
-        st.markdown(f"**Augmentation:** {describe_augment(active_augment())}")
-        runner_status()
+        _sidebar_state()
 
 
 def image_grid(items: list[tuple], columns: int = 6) -> None:

@@ -63,7 +63,14 @@ if report_file.is_file():
         f"Validation accuracy **{report['accuracy']:.3f}** "
         f"(95% interval {report['ci_low']:.3f}–{report['ci_high']:.3f}, n = {report['n']})"
     )
-    st.dataframe(pd.DataFrame(report["per_class"]), hide_index=True)
+    st.dataframe(
+        pd.DataFrame(report["per_class"]),
+        hide_index=True,
+        column_config={
+            "precision": st.column_config.NumberColumn(format="%.3f"),
+            "recall": st.column_config.NumberColumn(format="%.3f"),
+        },
+    )
     cells = runs_view.confusion_frame(report)
     options = list(zip(cells["true"], cells["predicted"], strict=True))
     counts = dict(zip(options, cells["count"], strict=True))
