@@ -78,9 +78,12 @@ def run_table(args) -> dict:
         common["epochs"] = args.epochs
     data = str(args.data_dir)
     rows, notes = [], []
-    print("scratch ...", file=sys.stderr, flush=True)
-    rows.append(run_one(TrainConfig.defaults("scratch", data=data, **common), store))
-    for backbone in args.backbones.split(","):
+    methods = set(args.methods.split(","))
+    if "scratch" in methods:
+        print("scratch ...", file=sys.stderr, flush=True)
+        rows.append(run_one(TrainConfig.defaults("scratch", data=data, **common), store))
+    backbones = args.backbones.split(",") if methods & {"bottleneck", "finetune"} else []
+    for backbone in filter(None, backbones):
         available, where = weights_status(backbone, args.image_size)
         if args.no_pretrained:
             common["pretrained"] = False  # a smoke run on a machine without the weights
@@ -96,24 +99,23 @@ def run_table(args) -> dict:
             store,
         )
         rows.append(top)
+        if "finetune" not in methods:
+            continue
         if top["status"] != "finished":
             notes.append(f"{backbone} fine-tuning skipped: its bottleneck run failed")
             continue
         print(f"finetune {backbone} ...", file=sys.stderr, flush=True)
-        rows.append(
-            run_one(
-                TrainConfig.defaults(
-                    "finetune", data=data, backbone=backbone, top_run=top["run_id"], **common
-                ),
-                store,
-            )
-        )
+        finetune = dict(common, top_run=top["run_id"])
+        if args.finetune_epochs:
+            finetune["epochs"] = args.finetune_epochs
+        config = TrainConfig.defaults("finetune", data=data, backbone=backbone, **finetune)
+        rows.append(run_one(config, store))
     return {"rows": rows, "notes": notes}
 
 
 def markdown(report: dict) -> str:
     settings = report["settings"]
-    short = settings["epochs"] or settings["limit"]
+    short = settings["epochs"] or settings["limit"] or settings.get("finetune_epochs")
     lines = [
         "# The blog's table, reproduced",
         "",
@@ -121,7 +123,13 @@ def markdown(report: dict) -> str:
         + (f", first {settings['limit']} images per class and split" if settings["limit"] else "")
         + f"; {settings['image_size']} px, batch 16, "
         + (f"{settings['epochs']} epochs" if settings["epochs"] else "the blog's 50 epochs")
-        + f"; seed {settings['seed']}. Command: `{settings['command']}`.",
+        + (
+            f" ({settings['finetune_epochs']} for fine-tuning)"
+            if settings.get("finetune_epochs")
+            else ""
+        )
+        + f"; top model head: {settings['head']}; seed {settings['seed']}. "
+        + f"Command: `{settings['command']}`.",
         "",
     ]
     if short:
@@ -166,6 +174,10 @@ def main() -> int:
     parser.add_argument("--limit", type=int, help="images per class and split (short run)")
     parser.add_argument("--image-size", type=int, default=150)
     parser.add_argument("--backbones", default="vgg16,mobilenet_v2_1.0")
+    parser.add_argument("--finetune-epochs", type=int, help="fine-tuning only (CPU budget)")
+    parser.add_argument(
+        "--methods", default="scratch,bottleneck,finetune", help="a subset, comma-separated"
+    )
     parser.add_argument("--head", default="flatten", choices=["flatten", "gap"])
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--no-pretrained", action="store_true", help="smoke runs only")
@@ -188,6 +200,8 @@ def main() -> int:
             "image_size": args.image_size,
             "seed": args.seed,
             "head": args.head,
+            "methods": args.methods,
+            "finetune_epochs": args.finetune_epochs,
             "command": "python bench/blog_table.py " + " ".join(sys.argv[1:]),
         },
     )
