@@ -112,26 +112,39 @@ def _layer_seed(seed: int | None, index: int) -> int | None:
     return None if seed is None else seed * _SEED_STRIDE + index
 
 
-@functools.lru_cache(maxsize=64)
-def _cached_stack(config_json: str):
-    """One built stack per config; its seeds are reset before every preview."""
-    return build_augmenter(AugmentConfig.from_json(config_json), seed=0), threading.Lock()
+@functools.lru_cache(maxsize=256)
+def _cached_layer(index: int, name: str, settings: tuple):
+    """One built layer per (position in the stack, settings), seeds reset before use.
+
+    Caching layers rather than whole stacks means a slider change rebuilds only
+    the layer it touches. Layers run eagerly: tracing a graph per layer costs more
+    than the several eager calls a dragged slider makes before moving on
+    (measured with bench/preview_latency.py).
+    """
+    import keras
+
+    return getattr(keras.layers, name)(**dict(settings), seed=_layer_seed(0, index))
 
 
-def _reset_seeds(stack, seed: int) -> None:
-    # Restores each layer's generator to the state `build_augmenter(config, seed)`
-    # starts from, so a cached stack replays the same draws for the same seed.
-    for index, layer in enumerate(stack.layers):
-        generator = getattr(layer, "generator", None)
-        if generator is not None:
-            generator.state.assign(np.array([_layer_seed(seed, index), 0], dtype="int64"))
+# Streamlit serves sessions from threads and cached layers are shared: keep each
+# seed reset and the call it prepares together.
+_PREVIEW_LOCK = threading.Lock()
+
+
+def _reset_seed(layer, seed: int, index: int) -> None:
+    # Restores the layer's generator to the state `build_augmenter(config, seed)`
+    # starts from, so a cached layer replays the same draws for the same seed.
+    generator = getattr(layer, "generator", None)
+    if generator is not None:
+        generator.state.assign(np.array([_layer_seed(seed, index), 0], dtype="int64"))
 
 
 def preview(image: np.ndarray, config: AugmentConfig, n: int = 9, seed: int = 0) -> list:
     """`n` augmented variants of one image, the same ones for the same seed.
 
-    Runs the cached stack once, eagerly, on a batch of `n` copies: the variants are
-    exactly what `build_augmenter(config, seed)` produces on its first batch.
+    Runs the stack's layers (cached one by one) eagerly on a batch of `n` copies:
+    the variants are exactly what `build_augmenter(config, seed)` produces on its
+    first batch.
 
     Args:
         image: uint8 array `(H, W, 3)`.
@@ -151,12 +164,16 @@ def preview(image: np.ndarray, config: AugmentConfig, n: int = 9, seed: int = 0)
         raise ValueError(f"preview needs an (H, W, 3) image. Received shape: {image.shape}")
     if n < 1 or seed < 0:
         raise ValueError(f"preview needs n >= 1 and seed >= 0. Received: n={n}, seed={seed}")
-    stack, lock = _cached_stack(config.to_json())
-    batch = np.broadcast_to(image.astype("float32"), (n, *image.shape))
-    with lock:  # Streamlit serves sessions from threads; keep reset + call together.
-        _reset_seeds(stack, seed)
-        out = np.asarray(stack(batch, training=True))
-    out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    layers = [
+        _cached_layer(index, name, tuple(sorted(kwargs.items())))
+        for index, (name, kwargs) in enumerate(layer_specs(config))
+    ]
+    out = np.broadcast_to(image.astype("float32"), (n, *image.shape))
+    with _PREVIEW_LOCK:
+        for index, layer in enumerate(layers):
+            _reset_seed(layer, seed, index)
+            out = layer(out, training=True)
+    out = np.clip(np.rint(np.asarray(out)), 0, 255).astype(np.uint8)
     return list(out)
 
 
