@@ -97,6 +97,7 @@ def make_tf_dataset(
     seed: int | None = None,
     augmenter=None,
     drop_remainder: bool = False,
+    repeat: bool = False,
 ):
     """A `tf.data.Dataset` of `(float32 images in [0, 255], int32 labels)` batches.
 
@@ -108,6 +109,10 @@ def make_tf_dataset(
         augmenter: optional Keras layer or `Sequential` applied to each batch
             with `training=True` (random augmentation, training only).
         drop_remainder: drop the last, smaller batch.
+        repeat: repeat the epochs endlessly (reshuffled each time) for
+            `fit(..., steps_per_epoch=...)`. One iterator then serves every epoch:
+            re-creating it per epoch stalled training for seconds on 2 cores
+            while augmentation layers were in use (bench/scratch_epoch.py).
 
     Returns:
         A prefetched `tf.data.Dataset`.
@@ -127,13 +132,16 @@ def make_tf_dataset(
     if shuffle:
         ds = ds.shuffle(len(decoded), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if repeat:
+        ds = ds.repeat()
     ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
-    if augmenter is not None:
-        # Augmenting whole batches runs the Keras layers vectorised.
-        ds = ds.map(
-            lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE
-        )
-    return ds.prefetch(tf.data.AUTOTUNE)
+    if augmenter is None:
+        return ds.prefetch(tf.data.AUTOTUNE)
+    # Augmenting whole batches runs the Keras layers vectorised. One batch at a time
+    # and a short prefetch: on a small CPU, parallel augmentation only takes cores
+    # from the model's own step.
+    ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=1)
+    return ds.prefetch(2)
 
 
 def clear_cache() -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -531,6 +532,7 @@ def _image_inputs(run: _Run, split: str, shuffle: bool, augmenter=None):
             shuffle=shuffle,
             seed=run.config.seed,
             augmenter=augmenter,
+            repeat=shuffle,  # training data: one iterator for all epochs (see make_tf_dataset)
         )
     return decoded.images.astype("float32"), np.asarray(decoded.labels)
 
@@ -578,7 +580,8 @@ def _fit(run: _Run, model, train_inputs, val_inputs, num_samples: int) -> dict:
     # Arrays are batched and shuffled by fit(); a tf.data pipeline already is.
     kwargs = {"batch_size": config.batch_size, "shuffle": True}
     if not isinstance(train_inputs, tuple):
-        kwargs = {"shuffle": False}
+        # The training pipeline repeats: fit() needs the epoch's length.
+        kwargs = {"shuffle": False, "steps_per_epoch": math.ceil(num_samples / config.batch_size)}
     x, y = train_inputs if isinstance(train_inputs, tuple) else (train_inputs, None)
     start = time.perf_counter()
     history = model.fit(

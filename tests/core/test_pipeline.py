@@ -105,6 +105,25 @@ def test_tf_dataset_batches_and_reshuffles(dataset):
     np.testing.assert_array_equal(decoded.labels[source], labels1)
 
 
+def test_repeating_tf_dataset_serves_whole_reshuffled_epochs(dataset):
+    decoded = pipeline.load_split(dataset, "train", 16)
+    n, batch = len(decoded), 4
+    steps = -(-n // batch)  # what fit() gets as steps_per_epoch
+    ds = pipeline.make_tf_dataset(decoded, batch, shuffle=True, seed=3, repeat=True)
+    served = iter(ds)
+    epochs = [
+        np.concatenate([next(served)[0].numpy().mean((1, 2, 3)) for _ in range(steps)])
+        for _ in range(2)
+    ]
+    everything = np.sort(decoded.images.mean((1, 2, 3)))
+    for means in epochs:  # each run of `steps` batches is exactly one epoch
+        np.testing.assert_allclose(np.sort(means), everything, rtol=1e-6)
+    assert not np.array_equal(epochs[0], epochs[1])  # reshuffled between epochs
+    single = pipeline.make_tf_dataset(decoded, batch, shuffle=True, seed=3)
+    first = np.concatenate([x.numpy().mean((1, 2, 3)) for x, _ in single])
+    np.testing.assert_array_equal(epochs[0], first)  # the same order as without repeat
+
+
 def test_tf_dataset_unshuffled_order_and_remainder(dataset):
     decoded = pipeline.load_split(dataset, "train", 16)
     ds = pipeline.make_tf_dataset(decoded, batch_size=4, shuffle=False)
