@@ -11,6 +11,7 @@ import json
 import streamlit as st
 
 from core import runs_view
+from core.errors import LabError
 from core.paths import app_home
 
 # Cross-page state (no widget owns these keys).
@@ -92,6 +93,15 @@ def _dataset(spec: str, home: str):
 def dataset(spec: str | None = None):
     """The resolved `Dataset` for a spec (default: the active one); raises `LabError`."""
     return _dataset(spec or active_dataset(), str(app_home()))
+
+
+def dataset_or_stop(spec: str | None = None):
+    """The resolved `Dataset`; on a `LabError`, shows it in plain words and stops the page."""
+    try:
+        return dataset(spec)
+    except LabError as exc:
+        show_error(exc)
+        st.stop()
 
 
 def forget_dataset(spec: str | None = None) -> None:

@@ -98,11 +98,7 @@ with grid:
         except LabError as err:
             labui.show_error(err)
     if image is None:
-        try:
-            dataset = labui.dataset()
-        except LabError as err:
-            labui.show_error(err)
-            st.stop()
+        dataset = labui.dataset_or_stop()
         pick_class, pick_number = st.columns(2)
         name = pick_class.selectbox("Class", dataset.class_names, key="augment_class")
         label = dataset.class_names.index(name)

@@ -68,11 +68,7 @@ if chosen is not None:
     st.rerun()  # the sidebar shows the new choice
 
 spec = labui.active_dataset()
-try:
-    ds = labui.dataset(spec)
-except LabError as exc:
-    labui.show_error(exc)
-    st.stop()
+ds = labui.dataset_or_stop(spec)
 
 report = labui.health(spec, str(app_home()), ds.fingerprint())
 st.divider()

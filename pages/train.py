@@ -14,11 +14,7 @@ from core.training import OPTIMIZERS, TrainConfig
 st.title("Train")
 store = labui.run_store()
 spec = labui.active_dataset()
-try:
-    ds = labui.dataset(spec)
-except LabError as exc:
-    labui.show_error(exc)
-    st.stop()
+ds = labui.dataset_or_stop(spec)
 
 method = st.radio(
     "Method", list(labui.METHODS), format_func=lambda m: labui.METHODS[m][0], horizontal=True,
