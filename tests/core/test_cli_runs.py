@@ -1,10 +1,10 @@
-"""End to end through the real training: the worker process, then the runs/evaluate/
-predict/export commands on what it trained.
+"""The runs/evaluate/predict/export commands on real trained runs, and the worker.
 
-One background worker trains three tiny scratch runs on the demo dataset (32 px):
-the first finishes, the second is stopped by request, the third is killed with
-SIGKILL mid-run and must come back as "interrupted" with its best checkpoint kept.
-All tests of this module share that one app home.
+Three tiny scratch runs on the demo dataset (32 px), trained in this process: the
+first finishes, the second is stopped by request, the third is left "running" by a
+process that died, and must read as "interrupted" with its best checkpoint kept.
+The slow tier also has one background worker train, stop and lose (SIGKILL) runs.
+All tests of this module share one app home.
 """
 
 import json
@@ -53,6 +53,30 @@ def _wait(predicate, what: str, limit: float = 300.0):
 
 @pytest.fixture(scope="module")
 def trained(home):
+    """Run ids: finished, stopped and interrupted, trained in this process."""
+    from core.training import create_run, start_run, train
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LDL_HOME", str(home))
+        store = RunStore()
+        done = start_run(_config(1, "one epoch"), store)
+        stop_config = _config(50, "to stop")
+        stopped = create_run(stop_config, store, status="running")
+        batches = iter(range(1_000_000))
+        train(stop_config, store, stopped, should_stop=lambda: next(batches) >= 3)
+        # A run whose process died mid-training, its best checkpoint on disk.
+        killed = create_run(_config(50, "to kill"), store, status="running")
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        store.mark_running(killed, dead.pid)
+        best = store.run_dir(killed) / "best.keras"
+        best.write_bytes((store.run_dir(done) / "model.keras").read_bytes())
+        assert runner.worker_state(store).running is None  # noticed, marked interrupted
+        yield {"finished": done, "stopped": stopped, "killed": killed}
+
+
+@pytest.fixture(scope="module")
+def trained_by_worker(home):
     """Run ids: finished, stopped and interrupted, all trained by one real worker."""
     mp = pytest.MonkeyPatch()
     mp.setenv("LDL_HOME", str(home))
@@ -90,7 +114,9 @@ def run_cli(capsys, *argv):
     return code, out, err
 
 
-def test_worker_outcomes(trained, demo):
+@pytest.mark.slow
+def test_worker_outcomes(trained_by_worker, demo):
+    trained = trained_by_worker
     store = RunStore()
     done = store.get(trained["finished"])
     assert done.status == "finished" and done.pid == trained["worker"]

@@ -83,6 +83,7 @@ def wait_for(predicate, what: str, limit: float = 60.0):
     pytest.fail(f"gave up waiting for {what}")
 
 
+@pytest.mark.slow  # starts a worker process
 def test_worker_runs_the_queue_in_order_one_at_a_time(fake_worker_env, app_home):
     store = RunStore()
     ids = [runner.enqueue(FakeConfig("quick", name=f"q{i}"), store) for i in range(3)]
@@ -99,6 +100,7 @@ def test_worker_runs_the_queue_in_order_one_at_a_time(fake_worker_env, app_home)
     assert runner.worker_state(store).queued == 0
 
 
+@pytest.mark.slow  # starts a worker process
 def test_killed_worker_leaves_run_interrupted_with_best_checkpoint(fake_worker_env):
     store = RunStore()
     run_id = runner.enqueue(FakeConfig("forever"), store)
@@ -119,6 +121,7 @@ def test_killed_worker_leaves_run_interrupted_with_best_checkpoint(fake_worker_e
     wait_for(lambda: store.get(again).status == "finished", "a new worker")
 
 
+@pytest.mark.slow  # starts a worker process
 def test_stop_request_stops_the_running_run(fake_worker_env):
     store = RunStore()
     run_id = runner.enqueue(FakeConfig("forever"), store)
@@ -143,6 +146,7 @@ def test_in_process_worker_skips_stopped_and_survives_a_crash(monkeypatch):
     assert "RuntimeError" in (store.run_dir(crash) / "log.txt").read_text()
 
 
+@pytest.mark.slow  # starts a worker process
 def test_a_second_worker_exits_while_one_holds_the_lock(app_home):
     holder = runner._try_lock(app_home / "worker.lock")
     runner._write_pid(holder)
@@ -187,6 +191,7 @@ def test_worker_state_progress_and_eta(monkeypatch):
     assert state.to_dict()["running"]["id"] == run_id
 
 
+@pytest.mark.slow  # starts a worker process
 def test_sigterm_stops_the_current_run_and_ends_the_worker(fake_worker_env):
     store = RunStore()
     run_id = runner.enqueue(FakeConfig("forever"), store)
