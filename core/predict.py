@@ -20,7 +20,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -239,6 +239,12 @@ class Evaluation:
     split: str  # "validation", "test", or "all" for a plain folder of class folders
     report: EvalReport
     skipped: list[tuple[str, str]]  # (path, reason) of files that could not be decoded
+    paths: list[str] = field(default_factory=list)  # the images scored, in order
+    correct: list[bool] = field(default_factory=list)  # whether each was predicted right
+
+    def correct_by_path(self) -> dict[str, bool]:
+        """Right or wrong per image, for paired comparisons (`core.significance`)."""
+        return dict(zip(self.paths, self.correct, strict=True))
 
     def to_dict(self) -> dict:
         return {
@@ -297,7 +303,9 @@ def evaluate_run(
     report = evaluate_predictions(
         labels, probs, class_names, loss=log_loss(labels, probs, len(class_names))
     )
-    return Evaluation(int(run_id), str(data), chosen, report, skipped)
+    paths = [str(path) for p in parts for path in p.paths]
+    correct = [bool(c) for c in np.argmax(probs, axis=1) == labels]
+    return Evaluation(int(run_id), str(data), chosen, report, skipped, paths, correct)
 
 
 def _default_split(dataset) -> str:

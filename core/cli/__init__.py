@@ -9,7 +9,9 @@ import argparse
 import importlib
 
 # One module per command group, each owned by the core module it drives.
-COMMAND_MODULES = ["data", "augment", "train", "runs", "evaluate", "predict", "export", "worker"]
+COMMAND_MODULES = [
+    "data", "augment", "train", "runs", "evaluate", "compare", "predict", "export", "worker",
+]  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,6 +19,7 @@ import pytest
 
 from core import runner
 from core.cli import main
+from core.metrics import read_predictions_csv
 from core.store import RunStore
 from core.training import TrainConfig
 
@@ -295,3 +296,17 @@ def test_queue_blog_experiments_links_the_finetune_to_its_top(monkeypatch, tmp_p
     assert store.next_queued().id == scratch.id
     assert scratch.config["augment"] == finetune.config["augment"] == flip
     assert bottleneck.config["augment"] != flip
+
+
+def test_compare_on_stored_predictions_and_on_a_folder_agree(trained, capsys):
+    pair = (trained["finished"], trained["stopped"])
+    code, out, _ = run_cli(capsys, "compare", *pair, "--json")
+    stored = json.loads(out)
+    assert code == 0 and stored["n"] == len(
+        read_predictions_csv(RunStore().run_dir(pair[0]) / "predictions.csv")
+    )
+    code, out, _ = run_cli(capsys, "compare", *pair, "--data", "demo", "--json")
+    scored = json.loads(out)
+    assert code == 0
+    for key in ("n", "a_correct", "b_correct", "a_only", "b_only", "p_value"):
+        assert scored[key] == pytest.approx(stored[key]), key
