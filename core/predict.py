@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.calibration import apply_temperature, load_temperature
 from core.errors import DatasetError, ImageError, RunError
 from core.metrics import EvalReport
 from core.store import RunRecord, RunStore
@@ -167,13 +168,19 @@ def run_input(record: RunRecord) -> tuple[int, str]:
     return int(config["image_size"]), str(config.get("resize_mode") or "stretch")
 
 
-def predict_images(run_id: int, images: list, store: RunStore | None = None) -> list[Prediction]:
+def predict_images(
+    run_id: int, images: list, store: RunStore | None = None, tta: str = "none"
+) -> list[Prediction]:
     """Classify images with a run's model, one `Prediction` per input, in order.
+
+    When a temperature was fitted for the run (`python -m core calibrate`), the
+    probabilities are calibrated with it; the predicted class is the same either way.
 
     Args:
         run_id: a finished (or stopped) run.
         images: paths, bytes, binary file objects (uploads) or PIL images.
         store: the run store (default: the app home's).
+        tta: test-time augmentation, one of `TTA_MODES` (see `class_probabilities`).
 
     Returns:
         One `Prediction` per input; an input that is not an image gets one
@@ -198,7 +205,10 @@ def predict_images(run_id: int, images: list, store: RunStore | None = None) -> 
         except ImageError as exc:
             results.append(Prediction(label, class_names, [], "", 0.0, error=str(exc)))
     if arrays:
-        probs = class_probabilities(model, np.stack(arrays), len(class_names))
+        probs = class_probabilities(model, np.stack(arrays), len(class_names), tta=tta)
+        temperature = load_temperature(store.run_dir(run_id))
+        if temperature is not None:
+            probs = apply_temperature(probs, temperature)
         for index, row in zip(where, probs, strict=True):
             best = int(np.argmax(row))
             results[index] = Prediction(
@@ -211,15 +221,46 @@ def predict_images(run_id: int, images: list, store: RunStore | None = None) -> 
     return results
 
 
-def class_probabilities(model, images: np.ndarray, num_classes: int, batch_size: int = 32):
-    """`(N, C)` probabilities for uint8 or float [0, 255] images (binary: [1-p, p])."""
+def class_probabilities(
+    model, images: np.ndarray, num_classes: int, batch_size: int = 32, tta: str = "none"
+) -> np.ndarray:
+    """`(N, C)` probabilities for uint8 or float [0, 255] images (binary: [1-p, p]).
+
+    Args:
+        tta: test-time augmentation: "none"; "flip" averages each image with its
+            mirror image; "crops" also averages four corner crops (90% of the side,
+            resized back), 6 views in all.
+    """
     from core.metrics import probabilities_matrix
 
+    if tta not in TTA_MODES:
+        raise ValueError(f"tta must be one of {', '.join(TTA_MODES)}. Received: tta={tta!r}")
     outputs = []
     for start in range(0, len(images), batch_size):
         batch = np.asarray(images[start : start + batch_size], dtype=np.float32)
-        outputs.append(np.asarray(model(batch, training=False)))
-    return probabilities_matrix(np.concatenate(outputs), num_classes)
+        views = [probabilities_matrix(np.asarray(model(v, training=False)), num_classes)
+                 for v in _tta_views(batch, tta)]  # fmt: skip
+        outputs.append(np.mean(views, axis=0))
+    return np.concatenate(outputs)
+
+
+TTA_MODES = ("none", "flip", "crops")
+
+
+def _tta_views(batch: np.ndarray, tta: str) -> list[np.ndarray]:
+    """The batch as the model sees it under each test-time augmentation view."""
+    views = [batch]
+    if tta in ("flip", "crops"):
+        views.append(batch[:, :, ::-1, :])
+    if tta == "crops":
+        import tensorflow as tf
+
+        size = batch.shape[1]
+        side = max(1, round(size * 0.9))
+        for top, left in ((0, 0), (0, size - side), (size - side, 0), (size - side, size - side)):
+            crop = batch[:, top : top + side, left : left + side, :]
+            views.append(tf.image.resize(crop, (size, size)).numpy())
+    return views
 
 
 def source_name(source, index: int) -> str:
@@ -257,7 +298,7 @@ class Evaluation:
 
 
 def evaluate_run(
-    run_id: int, data, split: str | None = None, store: RunStore | None = None
+    run_id: int, data, split: str | None = None, store: RunStore | None = None, tta: str = "none"
 ) -> Evaluation:
     """Score a finished run on any labelled images: accuracy, Wilson CI, n, confusion matrix.
 
@@ -268,6 +309,7 @@ def evaluate_run(
             else its validation split).
         split: force "train", "validation" or "test" of a split dataset.
         store: the run store (default: the app home's).
+        tta: test-time augmentation, one of `TTA_MODES` (see `class_probabilities`).
 
     Returns:
         The `Evaluation`; undecodable files are skipped and listed.
@@ -299,7 +341,7 @@ def evaluate_run(
     skipped = [item for p in parts for item in p.skipped]
     if len(labels) == 0:
         raise DatasetError(f"{data} has no decodable images to evaluate.")
-    probs = class_probabilities(model, images, len(class_names))
+    probs = class_probabilities(model, images, len(class_names), tta=tta)
     report = evaluate_predictions(
         labels, probs, class_names, loss=log_loss(labels, probs, len(class_names))
     )

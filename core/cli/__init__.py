@@ -10,7 +10,8 @@ import importlib
 
 # One module per command group, each owned by the core module it drives.
 COMMAND_MODULES = [
-    "data", "augment", "train", "runs", "evaluate", "compare", "predict", "export", "worker",
+    "data", "augment", "train", "runs", "evaluate", "compare", "calibrate",
+    "predict", "export", "worker",
 ]  # fmt: skip
 
 

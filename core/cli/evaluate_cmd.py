@@ -23,6 +23,13 @@ def register(subparsers):
         choices=("train", "validation", "test", "all"),
         help="which split to evaluate (default: test, else validation; all for a plain folder)",
     )
+    parser.add_argument(
+        "--tta",
+        choices=("none", "flip", "crops"),
+        default="none",
+        help="test-time augmentation: average over the mirror image (flip), and also four "
+        "corner crops (crops)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(func=evaluate)
 
@@ -31,7 +38,7 @@ def register(subparsers):
 def evaluate(args) -> int:
     from core.predict import evaluate_run
 
-    result = evaluate_run(args.run_id, args.data, split=args.split)
+    result = evaluate_run(args.run_id, args.data, split=args.split, tta=args.tta)
     if args.json:
         print(json.dumps(result.to_dict()))
     else:

@@ -17,6 +17,13 @@ def register(subparsers):
     )
     parser.add_argument("--run", type=int, required=True, dest="run_id", metavar="ID")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument(
+        "--tta",
+        choices=("none", "flip", "crops"),
+        default="none",
+        help="test-time augmentation: average over the mirror image (flip), and also four "
+        "corner crops (crops)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(func=predict)
 
@@ -25,7 +32,7 @@ def register(subparsers):
 def predict(args) -> int:
     from core.predict import predict_images
 
-    results = predict_images(args.run_id, args.images)
+    results = predict_images(args.run_id, args.images, tta=args.tta)
     if args.json:
         print(json.dumps({"run_id": args.run_id, "predictions": [r.to_dict() for r in results]}))
     for r in results:

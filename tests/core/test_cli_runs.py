@@ -310,3 +310,23 @@ def test_compare_on_stored_predictions_and_on_a_folder_agree(trained, capsys):
     assert code == 0
     for key in ("n", "a_correct", "b_correct", "a_only", "b_only", "p_value"):
         assert scored[key] == pytest.approx(stored[key]), key
+
+
+def test_tta_and_calibration_change_probabilities_not_classes(trained, demo, capsys):
+    image = demo.splits["validation"][0].path
+    code, out, _ = run_cli(capsys, "evaluate", "--run", trained["finished"], "--data", "demo",
+                           "--tta", "flip", "--json")  # fmt: skip
+    assert code == 0 and json.loads(out)["report"]["n"] == len(demo.splits["validation"])
+
+    def predict() -> dict:
+        code, out, _ = run_cli(capsys, "predict", "--run", trained["finished"], image, "--json")
+        assert code == 0
+        return json.loads(out)["predictions"][0]
+
+    plain = predict()
+    code, out, _ = run_cli(capsys, "calibrate", "--run", trained["finished"], "--json")
+    temperature = json.loads(out)["temperature"]
+    assert code == 0 and temperature != pytest.approx(1.0, abs=1e-3)
+    calibrated = predict()
+    assert calibrated["predicted"] == plain["predicted"]
+    assert calibrated["confidence"] != pytest.approx(plain["confidence"], abs=1e-6)

@@ -136,3 +136,25 @@ def test_class_names_fall_back_to_report_and_csv(tmp_path):
     assert predict.run_class_names(record, store) == ["x", "y"]
     (folder / "report.json").write_text(json.dumps({"class_names": ["p", "q"]}))
     assert predict.run_class_names(record, store) == ["p", "q"]
+
+
+def _left_half_redness(batch, training=False):
+    """A stand-in model: P(class 1) = mean red of the left half, which a mirror changes."""
+    half = batch.shape[2] // 2
+    return (batch[:, :, :half, 0].mean(axis=(1, 2)) / 255.0)[:, None]
+
+
+def test_tta_flip_averages_the_image_and_its_mirror():
+    from core.predict import class_probabilities
+
+    images = np.zeros((3, 8, 8, 3), np.float32)
+    images[:, :, :4, 0] = [[[100]], [[200]], [[255]]]  # red on the left only
+    plain = class_probabilities(_left_half_redness, images, 2)
+    flipped = class_probabilities(_left_half_redness, images, 2, tta="flip")
+    np.testing.assert_allclose(plain[:, 1], [100 / 255, 200 / 255, 1.0])
+    np.testing.assert_allclose(flipped[:, 1], plain[:, 1] / 2)  # the mirror has none
+    crops = class_probabilities(_left_half_redness, images, 2, tta="crops")
+    assert crops.shape == (3, 2) and np.allclose(crops.sum(axis=1), 1.0)
+    assert not np.allclose(crops, flipped)  # the corner crops are views of their own
+    with pytest.raises(ValueError, match="tta must be one of"):
+        class_probabilities(_left_half_redness, images, 2, tta="rotate")
