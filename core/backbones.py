@@ -170,6 +170,31 @@ def get_backbone(name: str) -> Backbone:
         raise WeightsError(f"Unknown backbone '{name}'; choose one of: {known}.") from None
 
 
+# Keras application names whose default configuration is a registry entry.
+_KERAS_NAMES = {
+    "VGG16": "vgg16", "MobileNetV2": "mobilenet_v2_1.0", "EfficientNetB0": "efficientnet_b0",
+    "ResNet50": "resnet50", "Xception": "xception",
+}  # fmt: skip
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9.]", "", text.lower())
+
+
+def backbone_name(text: str) -> str:
+    """The registry name for `text`: a registry name, or a Keras name such as `MobileNetV2`.
+
+    Case, `-` and `_` do not matter (`mobilenetv2`, `mobilenet-v2-0.35`).
+
+    Raises:
+        WeightsError: for an unknown name (lists the known ones).
+    """
+    aliases = {_squash(name): name for name in BACKBONES}
+    aliases.update({_squash(keras): name for keras, name in _KERAS_NAMES.items()})
+    name = aliases.get(_squash(text))
+    return get_backbone(name or text).name
+
+
 def keras_cache_dir() -> Path:
     """`$KERAS_HOME/models`, else `~/.keras/models` (read at call time, unlike Keras)."""
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")

@@ -9,7 +9,15 @@ from __future__ import annotations
 import json
 import sys
 
-METHODS = ("scratch", "bottleneck", "finetune")
+from core.training import HEADS, METHODS, OPTIMIZERS
+
+# Options that map one to one onto TrainConfig fields of the same name.
+CONFIG_OPTIONS = (
+    "name", "image_size", "resize_mode", "val_fraction", "augment_on", "augment_copies",
+    "head", "dropout", "l2", "top_run", "top_epochs", "unfreeze_blocks", "train_batchnorm",
+    "epochs", "batch_size", "optimizer", "learning_rate", "momentum", "seed",
+    "early_stopping_patience", "checkpoint_best", "deterministic",
+)  # fmt: skip
 
 
 def register(subparsers):
@@ -21,24 +29,71 @@ def register(subparsers):
     )
     parser.add_argument("--method", required=True, choices=METHODS)
     parser.add_argument("--data", required=True, help="dataset folder, or 'demo'")
-    parser.add_argument("--backbone", help="pretrained base for bottleneck/finetune (vgg16)")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--image-size", type=int, dest="image_size")
-    parser.add_argument("--batch-size", type=int, dest="batch_size")
-    parser.add_argument("--augment", help="preset name (e.g. 'blog: training') or JSON object")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument(
-        "--top-run",
-        type=int,
-        dest="top_run",
-        help="finished bottleneck run whose top model fine-tuning starts from",
+    parser.add_argument("--name", help="a name for the run")
+    data = parser.add_argument_group("data")
+    data.add_argument("--image-size", type=int, dest="image_size", help="pixels per side")
+    data.add_argument("--resize-mode", choices=("stretch", "crop", "pad"), dest="resize_mode")
+    data.add_argument(
+        "--val-fraction", type=float, dest="val_fraction",
+        help="share held out for validation when the folder has no validation split",
+    )  # fmt: skip
+    data.add_argument("--augment", help="preset name (e.g. 'blog: training') or JSON object")
+    data.add_argument(
+        "--augment-on", choices=("pipeline", "model"), dest="augment_on",
+        help="augment in the tf.data pipeline (faster) or in the model's first layers",
+    )  # fmt: skip
+    data.add_argument(
+        "--augment-copies", type=int, dest="augment_copies",
+        help="bottleneck: augmented copies of each image whose features are cached too",
+    )  # fmt: skip
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--backbone",
+        help="pretrained base for bottleneck/finetune: a registry name (mobilenet_v2_1.0, "
+        "vgg16, ...) or its Keras name (MobileNetV2, VGG16, ...)",
     )
-    parser.add_argument(
-        "--no-pretrained",
-        action="store_true",
-        dest="no_pretrained",
+    model.add_argument(
+        "--no-pretrained", action="store_true", dest="no_pretrained",
         help="random initial weights instead of ImageNet (recorded in the run)",
-    )
+    )  # fmt: skip
+    model.add_argument("--head", choices=HEADS, help="top model: the blog's or GAP")
+    model.add_argument("--dropout", type=float, help="dropout rate before the last layer")
+    model.add_argument("--l2", type=float, help="L2 weight decay (scratch)")
+    model.add_argument(
+        "--top-run", type=int, dest="top_run",
+        help="finished bottleneck run whose top model fine-tuning starts from",
+    )  # fmt: skip
+    model.add_argument(
+        "--top-epochs", type=int, dest="top_epochs",
+        help="finetune without --top-run: epochs of the top model trained first",
+    )  # fmt: skip
+    model.add_argument(
+        "--unfreeze-blocks", type=int, dest="unfreeze_blocks",
+        help="finetune: how many of the backbone's last blocks to train",
+    )  # fmt: skip
+    model.add_argument(
+        "--train-batchnorm", action="store_true", default=None, dest="train_batchnorm",
+        help="finetune: train the BatchNorm layers' parameters too",
+    )  # fmt: skip
+    fit = parser.add_argument_group("training")
+    fit.add_argument("--epochs", type=int)
+    fit.add_argument("--batch-size", type=int, dest="batch_size")
+    fit.add_argument("--optimizer", choices=OPTIMIZERS)
+    fit.add_argument("--learning-rate", "--lr", type=float, dest="learning_rate")
+    fit.add_argument("--momentum", type=float, help="SGD momentum")
+    fit.add_argument("--seed", type=int)
+    fit.add_argument(
+        "--patience", type=int, dest="early_stopping_patience",
+        help="stop when the validation loss has not improved for this many epochs",
+    )  # fmt: skip
+    fit.add_argument(
+        "--keep-best", action="store_true", default=None, dest="checkpoint_best",
+        help="end with the weights of the best epoch (by validation accuracy)",
+    )  # fmt: skip
+    fit.add_argument(
+        "--non-deterministic", action="store_false", default=None, dest="deterministic",
+        help="faster, but a seed no longer reproduces a run exactly",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(func=train)
 
@@ -65,13 +120,12 @@ def augment_setting(text: str) -> dict:
 
 def build_config(args):
     """The `TrainConfig` for parsed arguments: the method's defaults, then the options."""
+    from core.backbones import backbone_name
     from core.training import TrainConfig
 
-    changes = {
-        key: getattr(args, key)
-        for key in ("backbone", "epochs", "image_size", "batch_size", "seed", "top_run")
-        if getattr(args, key) is not None
-    }
+    changes = {key: getattr(args, key) for key in CONFIG_OPTIONS if getattr(args, key) is not None}
+    if args.backbone is not None:
+        changes["backbone"] = backbone_name(args.backbone)
     if args.augment is not None:
         changes["augment"] = augment_setting(args.augment)
     if args.no_pretrained:

@@ -140,3 +140,53 @@ def test_subprocess_exits_nonzero_without_traceback(method, tmp_path):
     )
     assert result.returncode != 0
     assert "error:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_every_training_setting_is_a_flag():
+    import dataclasses
+
+    from core.cli import build_parser
+    from core.cli.train_cmd import build_config
+    from core.training import TrainConfig
+
+    argv = [
+        "train", "--method", "finetune", "--data", "demo", "--name", "all flags",
+        "--image-size", "96", "--resize-mode", "pad", "--val-fraction", "0.3",
+        "--augment", '{"horizontal_flip": true}', "--augment-on", "model",
+        "--augment-copies", "2",
+        "--backbone", "MobileNetV2", "--no-pretrained", "--head", "gap", "--dropout", "0.25",
+        "--l2", "0.001", "--top-run", "4", "--top-epochs", "3", "--unfreeze-blocks", "2",
+        "--train-batchnorm", "--epochs", "7", "--batch-size", "8", "--optimizer", "adam",
+        "--lr", "0.002", "--momentum", "0.5", "--seed", "9", "--patience", "2", "--keep-best",
+        "--non-deterministic",
+    ]  # fmt: skip
+    config = build_config(build_parser().parse_args(argv))
+    defaults = TrainConfig.defaults("finetune", data="demo")
+    unchanged = {
+        f.name for f in dataclasses.fields(TrainConfig)
+        if getattr(config, f.name) == getattr(defaults, f.name)
+    }  # fmt: skip
+    assert unchanged == {"method", "data"}, "every other setting has a flag"
+    assert (config.backbone, config.learning_rate, config.early_stopping_patience) == (
+        "mobilenet_v2_1.0",
+        0.002,
+        2,
+    )
+    assert config.checkpoint_best and config.train_batchnorm and not config.deterministic
+
+
+@pytest.mark.parametrize(
+    "given,name",
+    [("MobileNetV2", "mobilenet_v2_1.0"), ("mobilenetv2", "mobilenet_v2_1.0"),
+     ("mobilenet-v2-0.35", "mobilenet_v2_0.35"), ("VGG16", "vgg16"), ("vgg16", "vgg16")],
+)  # fmt: skip
+def test_backbone_accepts_keras_names(given, name):
+    from core.backbones import backbone_name
+
+    assert backbone_name(given) == name
+
+
+def test_unknown_backbone_is_one_sentence(capsys):
+    code, out, err = _train(capsys, "--method", "bottleneck", "--data", "demo",
+                            "--backbone", "MobileNetV9")  # fmt: skip
+    assert code == 1 and "Unknown backbone 'MobileNetV9'" in err and "Traceback" not in err
