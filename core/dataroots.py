@@ -36,8 +36,13 @@ def check_allowed(path: str | os.PathLike) -> Path:
         The resolved path.
 
     Raises:
-        DatasetError: the path is outside every allowed root, or not a folder.
+        DatasetError: the path holds a NUL character, is outside every allowed
+            root, or is not a folder.
     """
+    if "\0" in str(path):
+        raise DatasetError(
+            f"The path {str(path)!r} contains a NUL character, which no file name can hold."
+        )
     folder = Path(path).expanduser().resolve()
     if not any(folder == root or root in folder.parents for root in allowed_roots()):
         raise DatasetError(

@@ -3,6 +3,7 @@
 import pytest
 
 from core import dataroots
+from core.dataroots import check_allowed
 from core.errors import DatasetError
 from core.paths import app_subdir
 
@@ -39,3 +40,8 @@ def test_an_allowed_file_is_not_a_folder(tmp_path, monkeypatch):
     (tmp_path / "a.txt").write_text("x")
     with pytest.raises(DatasetError, match="is not a folder"):
         dataroots.check_allowed(tmp_path / "a.txt")
+
+
+def test_a_nul_byte_is_one_sentence():
+    with pytest.raises(DatasetError, match=r"contains a NUL character, which no file name"):
+        check_allowed("/tmp/pets\x00/train")

