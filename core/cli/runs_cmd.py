@@ -30,12 +30,18 @@ def register(subparsers):
 
 
 def guarded(command):
-    """Run a command body; a LabError becomes one line on stderr and exit status 1."""
+    """Run a command body; a LabError becomes one line on stderr and exit status 1.
+
+    Every such command reads the run store, so it first notices a dead worker
+    (`core.runner.revive`): its runs are marked interrupted and the queue restarts.
+    """
 
     def wrapper(args) -> int:
         from core.errors import LabError
+        from core.runner import revive
 
         try:
+            revive()
             return command(args)
         except LabError as exc:
             if getattr(args, "json", False):
@@ -52,7 +58,7 @@ def run_list(args) -> int:
     from core.store import RunStore
 
     store = RunStore()
-    state = worker_state(store)  # also marks runs whose process died as interrupted
+    state = worker_state(store)
     records = store.list_runs()
     if args.json:
         print(json.dumps({"runs": [r.to_dict() for r in records], "worker": state.to_dict()}))
@@ -84,7 +90,6 @@ def run_show(args) -> int:
     from core.store import RunStore
 
     store = RunStore()
-    store.mark_interrupted_dead()
     record = store.get(args.run_id)
     epochs = store.epochs(record.id)
     reports = {

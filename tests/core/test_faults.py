@@ -7,6 +7,7 @@
 """
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -14,10 +15,13 @@ import time
 
 import pytest
 
-from core import tempdirs, zipimport
+from core import runner, tempdirs, zipimport
+from core.cli import main as cli_main
 from core.datasets import load_dataset
 from core.errors import ZipImportError
+from core.store import RunStore
 from tests.core.image_factory import make_image_folder, zip_folder
+from tests.core.test_runner import FakeConfig, fake_worker_env, wait_for  # noqa: F401
 
 PETS = {"train": {"cats": 3, "dogs": 3}, "validation": {"cats": 1, "dogs": 1}}
 MORE_PETS = {"train": {"cats": 4, "dogs": 4}, "validation": {"cats": 2, "dogs": 2}}
@@ -136,3 +140,56 @@ def test_an_import_records_its_owner_and_cleans_up_after_a_dead_one(app_home, tm
     assert seen["owner"] == str(os.getpid())
     assert not dead.exists() and _leftovers(app_home) == []
     assert not (root / tempdirs.OWNER_FILE).exists()
+
+
+# --- a worker killed with runs queued behind it ------------------------------------
+
+
+@pytest.mark.usefixtures("fake_worker_env")
+def test_a_worker_killed_mid_run_is_replaced_and_the_queue_goes_on():
+    """SIGKILL (as the OOM killer sends) during the first of two queued runs: the
+    next state query (the app's sidebar, `runs list`) starts a new worker, which
+    trains the second run without anything being enqueued again."""
+    store = RunStore()
+    first = runner.enqueue(FakeConfig("forever", name="killed"), store)
+    wait_for(lambda: store.get(first).status == "running", "the first run to start")
+    second = runner.enqueue(FakeConfig("quick", name="behind it"), store)
+    # The live worker holds the lock, so that enqueue started no other process:
+    # after the kill, nothing is left that would take the queue by itself.
+    wait_for(lambda: sum(c.poll() is None for c in runner._children) == 1, "a single worker")
+    killed_pid = store.get(first).pid
+    os.kill(killed_pid, signal.SIGKILL)
+    wait_for(
+        lambda: runner.worker_state(store) and store.get(second).status == "finished",
+        "the second run, by a new worker",
+        limit=30,
+    )
+    assert store.get(first).status == "interrupted"
+    assert store.get(second).pid not in (None, killed_pid)
+
+
+def test_the_restart_rule(monkeypatch):
+    """Only queued runs with no live worker start one; the query itself stays cheap."""
+    started = []
+    monkeypatch.setattr(runner, "ensure_worker", lambda: started.append(True) or 1)
+    store = RunStore()
+    assert runner.worker_state(store).queued == 0 and started == []  # nothing queued
+    queued = runner._create_queued(FakeConfig("quick"), store)
+    dead = runner._create_queued(FakeConfig("forever"), store)
+    assert store.claim(dead, _dead_pid())  # a run whose worker was killed
+    state = runner.worker_state(store)
+    assert store.get(dead).status == "interrupted" and state.queued == 1
+    assert started == [True]
+    runner.stop(queued, store)
+    runner.worker_state(store)
+    assert started == [True]  # nothing left to run: no worker started
+
+
+def test_cli_commands_that_read_the_store_restart_the_queue(monkeypatch, capsys):
+    started = []
+    monkeypatch.setattr(runner, "ensure_worker", lambda: started.append(True) or 1)
+    store = RunStore()
+    queued = runner._create_queued(FakeConfig("quick"), store)
+    assert cli_main(["runs", "show", str(queued)]) == 0
+    assert started == [True]
+    assert cli_main(["runs", "list"]) == 0 and len(started) >= 2
