@@ -18,7 +18,8 @@ import pytest
 from core import runner, tempdirs, zipimport
 from core.cli import main as cli_main
 from core.datasets import load_dataset
-from core.errors import ZipImportError
+from core.errors import DatasetError, ZipImportError
+from core.health import health_report
 from core.store import RunStore
 from tests.core.image_factory import make_image_folder, zip_folder
 from tests.core.test_runner import FakeConfig, fake_worker_env, wait_for  # noqa: F401
@@ -193,3 +194,55 @@ def test_cli_commands_that_read_the_store_restart_the_queue(monkeypatch, capsys)
     assert cli_main(["runs", "show", str(queued)]) == 0
     assert started == [True]
     assert cli_main(["runs", "list"]) == 0 and len(started) >= 2
+
+
+# --- a dataset with symbolic links pointing outside --------------------------------
+
+
+def test_links_leading_outside_the_allowed_folders_are_skipped_and_reported(
+    app_home, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("LDL_ALLOWED_DIRS", str(tmp_path / "allowed"))
+    root = make_image_folder(tmp_path / "allowed" / "pets", PETS)
+    secret = make_image_folder(tmp_path / "private", {"birds": 3})  # someone else's photos
+    cats = root / "train" / "cats"
+    (cats / "passwd.jpg").symlink_to(secret / "birds" / "birds_000.jpg")  # a file outside
+    (root / "train" / "birds").symlink_to(secret / "birds")  # a class folder outside
+    (root / "validation" / "birds").symlink_to(secret / "birds")
+    (cats / "inside.jpg").symlink_to(cats / "cats_000.jpg")  # inside the dataset: fine
+    other = make_image_folder(tmp_path / "allowed" / "more", {"dogs": 2})
+    (root / "train" / "dogs" / "allowed.jpg").symlink_to(other / "dogs" / "dogs_000.jpg")
+
+    dataset = load_dataset(root)
+    assert dataset.class_names == ["cats", "dogs"]
+    listed = {s.path for split in dataset.splits.values() for s in split}
+    assert str(cats / "inside.jpg") in listed
+    assert str(root / "train" / "dogs" / "allowed.jpg") in listed
+    assert not any("birds" in p or "passwd" in p for p in listed)
+    reasons = dict(dataset.skipped)
+    for link, target in (
+        (cats / "passwd.jpg", secret / "birds" / "birds_000.jpg"),
+        (root / "train" / "birds", secret / "birds"),
+        (root / "validation" / "birds", secret / "birds"),
+    ):
+        assert reasons[str(link)] == (
+            f"leads to {target}, outside the folders this app may open; skipped"
+        )
+    report = health_report(dataset)
+    assert report.usable
+    assert "3 file(s) or folder(s) are links leading outside the folders" in report.problems[0]
+    assert "passwd.jpg: leads to" in report.to_text()
+
+
+def test_a_linked_split_or_wrapper_folder_cannot_lead_outside(app_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("LDL_ALLOWED_DIRS", str(tmp_path / "allowed"))
+    secret = make_image_folder(tmp_path / "private" / "pets", PETS)
+    wrapper = tmp_path / "allowed" / "wrapper"
+    wrapper.mkdir(parents=True)
+    (wrapper / "pets").symlink_to(secret)  # the only entry: load_dataset steps into it
+    with pytest.raises(DatasetError, match="no class folders with images"):
+        load_dataset(wrapper)
+    split = make_image_folder(tmp_path / "allowed" / "split", {"validation": {"a": 2, "b": 2}})
+    (split / "train").symlink_to(secret / "train")
+    with pytest.raises(DatasetError, match="no training images"):
+        load_dataset(split)
