@@ -129,15 +129,11 @@ def load_dataset(path: str | os.PathLike, val_fraction: float = 0.2, seed: int =
         files = {s: lister.classes(d) for s, d in split_dirs.items()}
         _skip_loose_files(root, set(split_dirs.values()), skipped)
         if "validation" not in files:
-            files["train"], files["validation"] = _stratified_split(
-                files["train"], val_fraction, seed
-            )
+            files["train"], files["validation"] = _split(files["train"], val_fraction, seed, root)
     else:
         classes = lister.classes(root)
         files = dict(
-            zip(
-                ("train", "validation"), _stratified_split(classes, val_fraction, seed), strict=True
-            )
+            zip(("train", "validation"), _split(classes, val_fraction, seed, root), strict=True)
         )
     return _assemble(root, files, skipped)
 
@@ -247,6 +243,17 @@ def _skip_loose_files(root: Path, split_dirs: set[Path], skipped: list) -> None:
     for entry in _visible(root):
         if entry not in split_dirs:
             skipped.append((str(entry), "not a train/validation/test folder, ignored"))
+
+
+def _split(classes: dict[str, list[str]], val_fraction: float, seed: int, root: Path):
+    """`_stratified_split`, refusing when no class has an image to spare for validation."""
+    train, validation = _stratified_split(classes, val_fraction, seed)
+    if len(classes) > 1 and not any(validation.values()):
+        raise DatasetError(
+            f"Every class in {root} has only one image; each class needs at least two, "
+            "one to train on and one to validate with."
+        )
+    return train, validation
 
 
 def _stratified_split(classes: dict[str, list[str]], val_fraction: float, seed: int):

@@ -20,6 +20,7 @@ from core.cli import main as cli_main
 from core.datasets import load_dataset
 from core.errors import DatasetError, ZipImportError
 from core.health import health_report
+from core.paths import PROJECT_ROOT
 from core.store import RunStore
 from tests.core.image_factory import make_image_folder, zip_folder
 from tests.core.test_runner import FakeConfig, fake_worker_env, wait_for  # noqa: F401
@@ -246,3 +247,57 @@ def test_a_linked_split_or_wrapper_folder_cannot_lead_outside(app_home, tmp_path
     (split / "train").symlink_to(secret / "train")
     with pytest.raises(DatasetError, match="no training images"):
         load_dataset(split)
+
+
+# --- a reader that goes away ---------------------------------------------------------
+
+
+def test_runs_show_into_a_closed_pipe_ends_quietly(app_home):
+    store = RunStore()
+    run_id = runner._create_queued(FakeConfig("quick", epochs=3000), store)
+    conn = store._conn()
+    conn.execute("BEGIN")
+    for epoch in range(1, 3001):  # a table far larger than a pipe's 64 KiB buffer
+        store.log_epoch(run_id, epoch, {"loss": 0.5, "accuracy": 0.75, "val_loss": 0.6})
+    conn.execute("COMMIT")
+    store.request_stop(run_id)
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "core", "runs", "show", str(run_id)],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "LDL_HOME": str(app_home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    first = reader.stdout.readline()  # as `| head -1` does, then it leaves
+    reader.stdout.close()
+    err = reader.stderr.read().decode()
+    assert reader.wait(timeout=60) == 141
+    assert first.startswith(b"run ") and err == ""  # no BrokenPipeError traceback
+
+
+# --- an interrupted run says how far it got -------------------------------------------
+
+
+def test_an_interrupted_run_shows_the_epochs_it_completed(capsys):
+    from core.runs_view import runs_table
+
+    store = RunStore()
+    run_id = runner._create_queued(FakeConfig("forever", epochs=20), store)
+    assert store.claim(run_id, _dead_pid())  # its worker was killed after three epochs
+    for epoch in (1, 2, 3):
+        store.log_epoch(run_id, epoch, {"loss": 0.5, "val_accuracy": 0.7})
+    failed = runner._create_queued(FakeConfig("crash", epochs=20), store)
+    store.mark_running(failed, os.getpid())
+    store.log_epoch(failed, 1, {"loss": 0.5})
+    store.finish(failed, "failed", error="boom")  # failed during its second epoch
+
+    assert store.mark_interrupted_dead() == [run_id]
+    assert store.get(run_id).summary["epochs_run"] == 3
+    assert store.get(failed).summary["epochs_run"] == 1
+    table = runs_table(store.list_runs()).set_index("id")
+    assert table.loc[run_id, "epochs"] == "3/20" and table.loc[failed, "epochs"] == "1/20"
+    assert cli_main(["runs", "list"]) == 0
+    (line,) = [row for row in capsys.readouterr().out.splitlines() if "interrupted" in row]
+    assert " 3/20 " in line and "-/20" not in line
+    assert cli_main(["runs", "show", str(run_id)]) == 0
+    assert "epochs     3/20" in capsys.readouterr().out
