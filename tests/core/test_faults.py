@@ -301,3 +301,51 @@ def test_an_interrupted_run_shows_the_epochs_it_completed(capsys):
     assert " 3/20 " in line and "-/20" not in line
     assert cli_main(["runs", "show", str(run_id)]) == 0
     assert "epochs     3/20" in capsys.readouterr().out
+
+
+# --- two processes using the demo set for the first time -----------------------------
+
+_FIRST_USE = """
+import sys, time
+from pathlib import Path
+from core import demo
+
+log, ready, go = (Path(p) for p in sys.argv[1:4])
+demo.DEMO_COUNTS = {"train": 3, "validation": 2}  # tiny, and slow to draw:
+draw = demo._draw_all
+
+def slow_draw(folder):
+    with open(log, "a") as out:
+        out.write("drawn\\n")
+    time.sleep(1.0)  # both would be drawing now, without the lock
+    return draw(folder)
+
+demo._draw_all = slow_draw
+ready.touch()
+while not go.exists():  # start together
+    time.sleep(0.01)
+print(demo.demo_dataset().fingerprint())
+"""
+
+
+def test_two_processes_on_a_fresh_home_draw_the_demo_once(app_home, tmp_path):
+    log, go = tmp_path / "draws.log", tmp_path / "go"
+    users = [
+        subprocess.Popen(
+            [sys.executable, "-c", _FIRST_USE, str(log), str(tmp_path / f"ready{i}"), str(go)],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "LDL_HOME": str(app_home)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    wait_for(lambda: all((tmp_path / f"ready{i}").exists() for i in range(2)), "both ready")
+    go.touch()
+    results = [user.communicate(timeout=60) for user in users]
+    assert [user.returncode for user in users] == [0, 0], results
+    fingerprints = {out.strip() for out, _ in results}
+    assert len(fingerprints) == 1  # both trained on the very same files
+    assert log.read_text() == "drawn\n"  # drawn once
+    assert _leftovers(app_home) == []
