@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.dataroots import allowed_roots
+from core.dataroots import allowed_roots, refuse_nul
 from core.errors import DatasetError
 from core.imaging import is_image_name
 
@@ -118,6 +118,7 @@ def load_dataset(path: str | os.PathLike, val_fraction: float = 0.2, seed: int =
     """
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be between 0 and 1. Received: {val_fraction}")
+    refuse_nul(path)
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise DatasetError(f"{folder} is not a folder.")

@@ -4,6 +4,7 @@ import pytest
 
 from core import dataroots
 from core.dataroots import check_allowed
+from core.datasets import load_dataset
 from core.errors import DatasetError
 from core.paths import app_subdir
 
@@ -42,6 +43,7 @@ def test_an_allowed_file_is_not_a_folder(tmp_path, monkeypatch):
         dataroots.check_allowed(tmp_path / "a.txt")
 
 
-def test_a_nul_byte_is_one_sentence():
+@pytest.mark.parametrize("opener", [check_allowed, load_dataset])
+def test_a_nul_byte_is_one_sentence(opener):
     with pytest.raises(DatasetError, match=r"contains a NUL character, which no file name"):
-        check_allowed("/tmp/pets\x00/train")
+        opener("/tmp/pets\x00/train")
