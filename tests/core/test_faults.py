@@ -1,9 +1,12 @@
 """Fault injection: races, kills and hostile layouts, each bounded to seconds on tiny data.
 
-- two imports of the same name at once;
+- two imports of the same name at once (refused, or swapped atomically);
 - import folders left behind by a killed import, cleaned at start-up;
-- (more below: a worker killed with runs queued, the demo set's first use by two
-  processes, a dataset with symbolic links pointing outside).
+- a worker killed with SIGKILL while runs are queued behind it;
+- a dataset with symbolic links leading outside the allowed folders;
+- a reader that closes the pipe (`runs show ID | head`);
+- an interrupted run, which must say how many epochs it completed;
+- two processes using the demo set for the first time on a fresh app home.
 """
 
 import os
