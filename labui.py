@@ -6,7 +6,9 @@ page is left). Heavy core modules are imported inside the functions, so that a
 page that does not need TensorFlow never loads it.
 """
 
+import contextlib
 import json
+import logging
 
 import streamlit as st
 
@@ -21,6 +23,8 @@ WATCH_RUN = "ldl_watch_run"  # id of the run the Train page follows (int)
 ESTIMATES = "ldl_epoch_estimates"  # TrainConfig JSON -> EpochEstimate measured this session
 
 DEMO = "demo"
+
+_log = logging.getLogger("littledatalab")
 
 # The blog's three methods in plain words, for the overview and the Train page.
 METHODS = {
@@ -101,7 +105,9 @@ def dataset_or_stop(spec: str | None = None):
         return dataset(spec)
     except LabError as exc:
         show_error(exc)
-        st.stop()
+    except Exception as exc:  # noqa: BLE001 - shown as one line, logged in full
+        show_unexpected(f"Opening the dataset {spec}", exc)
+    st.stop()
 
 
 def forget_dataset(spec: str | None = None) -> None:
@@ -162,6 +168,32 @@ def show_error(exc: Exception) -> None:
     st.error(str(exc), icon="⚠️")
 
 
+def show_unexpected(action: str, exc: Exception) -> None:
+    """One line for an error core did not foresee; the traceback goes to the server log."""
+    _log.error("%s failed", action, exc_info=exc)
+    detail = (str(exc).strip().splitlines() or [""])[0][:200]
+    st.error(
+        f"{action} failed unexpectedly ({type(exc).__name__}{': ' + detail if detail else ''}); "
+        "the details are in the server's log.",
+        icon="⚠️",
+    )
+
+
+@contextlib.contextmanager
+def errors_shown(action: str):
+    """Runs the `with` block; any error becomes one line on the page, never a traceback.
+
+    Streamlit's own control flow (`st.stop`, `st.rerun`) derives from BaseException
+    and passes through.
+    """
+    try:
+        yield
+    except LabError as exc:
+        show_error(exc)
+    except Exception as exc:  # noqa: BLE001 - shown as one line, logged in full
+        show_unexpected(action, exc)
+
+
 format_seconds = runs_view.format_seconds
 
 
@@ -184,6 +216,21 @@ def _sidebar_state() -> None:
         st.markdown("**Runner:** idle")
     if state.queued:
         st.caption(f"{state.queued} run(s) queued")
+
+
+@st.cache_resource(show_spinner=False)
+def _start_up(home: str) -> list[str]:
+    from core.tempdirs import clean_app_home
+
+    removed = [str(p) for p in clean_app_home()]
+    if removed:
+        _log.info("removed stale temporary folders: %s", ", ".join(removed))
+    return removed
+
+
+def start_up() -> None:
+    """Once per server and app home: remove what killed imports left behind."""
+    _start_up(str(app_home()))
 
 
 def sidebar() -> None:

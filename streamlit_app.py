@@ -16,5 +16,6 @@ page = st.navigation(
         st.Page("pages/predict.py", title="Predict", icon=":material/image_search:"),
     ]
 )
+labui.start_up()
 labui.sidebar()
 page.run()

@@ -36,8 +36,10 @@ def check_allowed(path: str | os.PathLike) -> Path:
         The resolved path.
 
     Raises:
-        DatasetError: the path is outside every allowed root, or not a folder.
+        DatasetError: the path holds a NUL character, is outside every allowed
+            root, or is not a folder.
     """
+    refuse_nul(path)
     folder = Path(path).expanduser().resolve()
     if not any(folder == root or root in folder.parents for root in allowed_roots()):
         raise DatasetError(
@@ -47,6 +49,14 @@ def check_allowed(path: str | os.PathLike) -> Path:
     if not folder.is_dir():
         raise DatasetError(f"{folder} is not a folder.")
     return folder
+
+
+def refuse_nul(path: str | os.PathLike) -> None:
+    """Raises a one-sentence `DatasetError` for a path holding a NUL byte (which no OS accepts)."""
+    if "\0" in str(path):
+        raise DatasetError(
+            f"The path {str(path)!r} contains a NUL character, which no file name can hold."
+        )
 
 
 def local_datasets() -> list[Path]:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.dataroots import allowed_roots, refuse_nul
 from core.errors import DatasetError
 from core.imaging import is_image_name
 
@@ -29,6 +30,9 @@ _SPLIT_ALIASES = {"train": "train", "validation": "validation", "val": "validati
 _SPLIT_ALIASES.update({"valid": "validation", "test": "test"})
 # Operating-system clutter that is never data and never worth reporting.
 _JUNK_NAMES = {"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini"}
+# Reasons recorded in `Dataset.skipped` that the health report counts apart.
+OUTSIDE_REASON = "outside the folders this app may open"
+HIDDEN_REASON = "a hidden file (such as a macOS '._' resource fork), ignored"
 
 
 @dataclass(frozen=True)
@@ -114,25 +118,23 @@ def load_dataset(path: str | os.PathLike, val_fraction: float = 0.2, seed: int =
     """
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be between 0 and 1. Received: {val_fraction}")
+    refuse_nul(path)
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise DatasetError(f"{folder} is not a folder.")
     root = _find_root(folder.resolve())
     skipped: list[tuple[str, str]] = []
+    lister = _Lister(skipped, [folder.resolve(), *allowed_roots()])
     split_dirs = _split_dirs(root)
     if "train" in split_dirs:
-        files = {s: _list_classes(d, skipped) for s, d in split_dirs.items()}
+        files = {s: lister.classes(d) for s, d in split_dirs.items()}
         _skip_loose_files(root, set(split_dirs.values()), skipped)
         if "validation" not in files:
-            files["train"], files["validation"] = _stratified_split(
-                files["train"], val_fraction, seed
-            )
+            files["train"], files["validation"] = _split(files["train"], val_fraction, seed, root)
     else:
-        classes = _list_classes(root, skipped)
+        classes = lister.classes(root)
         files = dict(
-            zip(
-                ("train", "validation"), _stratified_split(classes, val_fraction, seed), strict=True
-            )
+            zip(("train", "validation"), _split(classes, val_fraction, seed, root), strict=True)
         )
     return _assemble(root, files, skipped)
 
@@ -173,41 +175,86 @@ def _split_dirs(root: Path) -> dict[str, Path]:
     return found
 
 
-def _list_classes(folder: Path, skipped: list) -> dict[str, list[str]]:
-    """`{class name: sorted image paths}` for the class folders directly under `folder`."""
-    classes = {}
-    for entry in _visible(folder):
-        if not entry.is_dir():
-            skipped.append((str(entry), "not inside a class folder, ignored"))
-            continue
-        images = _list_images(entry, skipped)
-        if images:
-            classes[entry.name] = images
-        else:
-            skipped.append((str(entry), "empty class folder (no image files), ignored"))
-    return classes
+class _Lister:
+    """Lists class folders and their images, skipping (and recording) what must not be read.
 
+    Symbolic links are resolved: a class folder or file whose real location lies
+    outside `allowed` (the dataset's own folder and the allowed roots of
+    `core.dataroots`) is skipped, so a link cannot make the app read, train on or
+    show files elsewhere on the machine.
+    """
 
-def _list_images(folder: Path, skipped: list) -> list[str]:
-    images = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if d not in _JUNK_NAMES and d[0] != ".")
-        for filename in sorted(filenames):
-            path = os.path.join(dirpath, filename)
-            if filename in _JUNK_NAMES or filename.startswith("."):
+    def __init__(self, skipped: list, allowed: list[Path]):
+        self.skipped = skipped
+        self.allowed = allowed
+
+    def classes(self, folder: Path) -> dict[str, list[str]]:
+        """`{class name: sorted image paths}` for the class folders directly under `folder`."""
+        classes = {}
+        if not self._inside(folder):
+            return classes
+        for entry in _visible(folder):
+            if not entry.is_dir():
+                self.skipped.append((str(entry), "not inside a class folder, ignored"))
                 continue
-            if is_image_name(filename):
-                images.append(path)
+            if not self._inside(entry):
+                continue
+            images = self._images(entry)
+            if images:
+                classes[entry.name] = images
             else:
-                ext = Path(filename).suffix or "no extension"
-                skipped.append((path, f"not an image file by its extension ({ext}), ignored"))
-    return sorted(images)
+                self.skipped.append((str(entry), "empty class folder (no image files), ignored"))
+        return classes
+
+    def _images(self, folder: Path) -> list[str]:
+        images = []
+        # os.walk does not descend into linked folders (followlinks=False).
+        for dirpath, dirnames, filenames in os.walk(folder):
+            subfolders = sorted(d for d in dirnames if d not in _JUNK_NAMES and d[0] != ".")
+            linked = [d for d in subfolders if os.path.islink(os.path.join(dirpath, d))]
+            for name in linked:
+                reason = "a linked folder inside a class folder, not followed"
+                self.skipped.append((os.path.join(dirpath, name), reason))
+            dirnames[:] = [d for d in subfolders if d not in linked]
+            for filename in sorted(filenames):
+                path = os.path.join(dirpath, filename)
+                if filename in _JUNK_NAMES:
+                    continue
+                if filename.startswith("."):
+                    self.skipped.append((path, HIDDEN_REASON))
+                elif not is_image_name(filename):
+                    ext = Path(filename).suffix or "no extension"
+                    self.skipped.append(
+                        (path, f"not an image file by its extension ({ext}), ignored")
+                    )
+                elif not os.path.islink(path) or self._inside(Path(path)):
+                    images.append(path)
+        return sorted(images)
+
+    def _inside(self, path: Path) -> bool:
+        """Whether `path`, links resolved, lies in an allowed folder; records it if not."""
+        real = path.resolve()
+        if any(real == root or root in real.parents for root in self.allowed):
+            return True
+        self.skipped.append((str(path), f"leads to {real}, {OUTSIDE_REASON}; skipped"))
+        return False
 
 
 def _skip_loose_files(root: Path, split_dirs: set[Path], skipped: list) -> None:
     for entry in _visible(root):
         if entry not in split_dirs:
             skipped.append((str(entry), "not a train/validation/test folder, ignored"))
+
+
+def _split(classes: dict[str, list[str]], val_fraction: float, seed: int, root: Path):
+    """`_stratified_split`, refusing when no class has an image to spare for validation."""
+    train, validation = _stratified_split(classes, val_fraction, seed)
+    if len(classes) > 1 and not any(validation.values()):
+        raise DatasetError(
+            f"Every class in {root} has only one image; each class needs at least two, "
+            "one to train on and one to validate with."
+        )
+    return train, validation
 
 
 def _stratified_split(classes: dict[str, list[str]], val_fraction: float, seed: int):

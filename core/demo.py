@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from core.datasets import Dataset, load_dataset
-from core.paths import app_subdir
+from core.paths import app_home, app_subdir
+from core.tempdirs import OWNER_FILE, file_lock, owned_tempdir
 
 DEMO_NAME = "Demo shapes (synthetic)"
 DEMO_CLASSES = ("circles", "triangles")
@@ -42,7 +42,11 @@ def demo_dataset() -> Dataset:
     """
     folder = app_subdir("datasets") / "demo"
     if not _is_complete(folder):
-        _generate(folder)
+        # Two processes starting on a fresh app home (the app and a CLI command)
+        # must not both draw it: the second waits, then finds it complete.
+        with file_lock(app_home() / "demo.lock"):
+            if not _is_complete(folder):
+                _generate(folder)
     dataset = load_dataset(folder)
     dataset.name = DEMO_NAME
     dataset.synthetic = True
@@ -128,10 +132,13 @@ def _is_complete(folder: Path) -> bool:
 def _generate(folder: Path) -> None:
     # Draw into a temporary sibling folder and swap it in, so an interrupted
     # run never leaves a half-drawn dataset that looks complete.
-    tmp = Path(tempfile.mkdtemp(prefix=".demo-", dir=folder.parent))
+    # The temporary folder names its owner, so one left by a killed process is
+    # removed at the next start-up (core.tempdirs).
+    tmp = owned_tempdir(folder.parent, ".demo-")
     try:
         files = _draw_all(tmp)
         (tmp / _MANIFEST).write_text(json.dumps({"version": VERSION, "files": files}))
+        (tmp / OWNER_FILE).unlink()
         shutil.rmtree(folder, ignore_errors=True)
         tmp.rename(folder)
     finally:

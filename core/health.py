@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from PIL import Image
 
-from core.datasets import Dataset
+from core.datasets import OUTSIDE_REASON, Dataset
 from core.errors import ImageError
 from core.imaging import open_rgb
 
@@ -51,6 +51,8 @@ class HealthReport:
         formats: files per image format (JPEG, PNG...); modes likewise (RGB, L, CMYK...).
         sizes: min / median / max width and height, and a histogram of the longer side.
         duplicates: groups of files with identical bytes (within or across splits).
+        conflicts: label conflicts, identical files filed under different classes, as
+            `{"classes": [names], "paths": [paths]}`.
         leaks: near-duplicate pairs shared by train and validation/test, as
             `{"train": path, "other": path, "split": name, "distance": bits}`.
         imbalance: per split, largest class count / smallest (1.0 is balanced).
@@ -69,6 +71,7 @@ class HealthReport:
     modes: dict[str, int] = field(default_factory=dict)
     sizes: dict = field(default_factory=dict)
     duplicates: list[list[str]] = field(default_factory=list)
+    conflicts: list[dict] = field(default_factory=list)
     leaks: list[dict] = field(default_factory=list)
     imbalance: dict[str, float] = field(default_factory=dict)
     blocking: list[str] = field(default_factory=list)
@@ -166,6 +169,7 @@ def health_report(
         modes=dict(Counter(i.mode for i in good).most_common()),
         sizes=_sizes(good),
         duplicates=_exact_duplicates(good),
+        conflicts=_label_conflicts(good, dataset.class_names),
         leaks=_leaks(good),
     )
     report.imbalance = _imbalance(report.counts)
@@ -246,6 +250,28 @@ def _exact_duplicates(good: list[_FileInfo]) -> list[list[str]]:
     return sorted(sorted(paths) for paths in groups.values() if len(paths) > 1)
 
 
+def _label_conflicts(good: list[_FileInfo], class_names: list[str]) -> list[dict]:
+    """Identical files under different classes: `{"classes": [...], "paths": [...]}` each."""
+    groups = defaultdict(list)
+    for info in good:
+        groups[info.sha1].append(info)
+    conflicts = []
+    for infos in groups.values():
+        labels = sorted({i.label for i in infos})
+        if len(labels) > 1:
+            conflicts.append(
+                {
+                    "classes": [class_names[label] for label in labels],
+                    "paths": sorted(i.path for i in infos),
+                }
+            )
+    return sorted(conflicts, key=lambda c: c["paths"])
+
+
+def _is_conflict(group: list[str], conflicts: list[dict]) -> bool:
+    return any(sorted(group) == c["paths"] for c in conflicts)
+
+
 def _leaks(good: list[_FileInfo]) -> list[dict]:
     train = [i for i in good if i.split == "train" and _informative(i.dhash)]
     if not train:
@@ -318,12 +344,28 @@ def _judge(report: HealthReport) -> tuple[list[str], list[str]]:
         )
     if report.undecodable:
         warnings.append(f"{len(report.undecodable)} file(s) cannot be decoded and will be skipped.")
-    if report.ignored:
+    outside = [path for path, reason in report.ignored if OUTSIDE_REASON in reason]
+    if outside:
         warnings.append(
-            f"{len(report.ignored)} file(s) or folder(s) are not images and were ignored."
+            f"{len(outside)} file(s) or folder(s) are links leading {OUTSIDE_REASON} "
+            "and were skipped (see Ignored)."
         )
-    if report.duplicates:
-        extra = sum(len(g) - 1 for g in report.duplicates)
+    if len(report.ignored) > len(outside):
+        warnings.append(
+            f"{len(report.ignored) - len(outside)} file(s) or folder(s) are not images "
+            "and were ignored (see Ignored)."
+        )
+    for conflict in report.conflicts[:5]:
+        classes = " and ".join(f"'{c}'" for c in conflict["classes"])
+        warnings.append(
+            f"Label conflict: the same picture is filed under {classes} "
+            f"({', '.join(conflict['paths'])}); keep it in one class only."
+        )
+    if len(report.conflicts) > 5:
+        warnings.append(f"... and {len(report.conflicts) - 5} more label conflict(s).")
+    copies = [g for g in report.duplicates if not _is_conflict(g, report.conflicts)]
+    if copies:
+        extra = sum(len(g) - 1 for g in copies)
         warnings.append(f"{extra} file(s) are exact copies of another file in the dataset.")
     if report.leaks:
         warnings.append(

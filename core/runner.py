@@ -10,7 +10,9 @@ app down. It takes the oldest queued run, trains it in-process through
 One worker at a time: it holds an exclusive `flock` on `app_home()/worker.lock`
 (the kernel drops the lock when the process dies, even by SIGKILL, so a crash
 never leaves a stale lock). Runs left "running" by a dead process are marked
-"interrupted" when a worker starts and whenever `worker_state()` is asked.
+"interrupted" when a worker starts and whenever `worker_state()` is asked; a
+queue left without a worker (one killed by SIGKILL or the OOM killer) gets a new
+one at that moment too (`revive`).
 
 Example:
 
@@ -176,13 +178,33 @@ def ensure_worker() -> int:
     return child.pid
 
 
+def revive(store: RunStore | None = None) -> list[int]:
+    """Notice a dead worker: mark its runs interrupted, and restart the queue.
+
+    A worker killed by SIGKILL (or the OOM killer) leaves its run "running" and
+    the runs behind it "queued" with nobody to take them. Whoever reads the store
+    (the app's sidebar, the CLI) calls this: runs whose process died become
+    "interrupted", and when runs are still queued and no worker is alive, a new
+    worker is started.
+
+    Returns:
+        The ids of the runs marked interrupted.
+    """
+    store = store or RunStore()
+    marked = store.mark_interrupted_dead()
+    if store.next_queued() is not None:
+        ensure_worker()  # starts one only when none holds the lock
+    return marked
+
+
 def worker_state(store: RunStore | None = None) -> WorkerState:
     """The worker's state: alive, the running run with epoch x/y and ETA, queue length.
 
-    Also marks runs whose process died as interrupted.
+    Also notices a dead worker (see `revive`): its runs are marked interrupted
+    and a new worker takes the queue.
     """
     store = store or RunStore()
-    store.mark_interrupted_dead()
+    revive(store)
     runs = store.list_runs()
     running = next((r for r in reversed(runs) if r.status == "running"), None)
     queued = sum(r.status == "queued" for r in runs)

@@ -47,7 +47,7 @@ def runs_table(records: list) -> pd.DataFrame:
                 "method": r.method,
                 "backbone": r.backbone if r.method != "scratch" else None,
                 "image size": r.config.get("image_size"),
-                "epochs": r.epochs_planned,
+                "epochs": epochs_text(r),
                 "val acc": s.get("val_accuracy"),
                 "95% CI": f"{ci[0]:.3f}–{ci[1]:.3f}" if None not in ci else None,
                 "n": s.get("val_n"),
@@ -67,6 +67,19 @@ _TABLE_COLUMNS = [
     "id", "name", "method", "backbone", "image size", "epochs", "val acc", "95% CI", "n",
     "best epoch acc", "val loss", "train s", "params", "trainable", "pretrained", "status",
 ]  # fmt: skip
+
+
+def epochs_text(record, logged: int | None = None) -> str:
+    """Epochs completed of those planned: "3/20" ("-/20" when not known).
+
+    Args:
+        record: a `RunRecord`; an ended run's summary holds `epochs_run`.
+        logged: the epochs logged so far, for a run still going (or an old record).
+    """
+    done = record.summary.get("epochs_run")
+    if done is None or record.status == "running":
+        done = logged
+    return f"{'-' if done is None else done}/{record.epochs_planned}"
 
 
 def epoch_frame(epochs: list[dict], run: str | None = None) -> pd.DataFrame:

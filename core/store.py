@@ -292,6 +292,7 @@ class RunStore:
             "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?",
             (status, error, time.time(), int(run_id)),
         )
+        self._record_epochs_run(run_id)
 
     def update_summary(self, run_id: int, **figures) -> dict:
         """Merge figures (val_accuracy, best_epoch, ...) into the run's summary; returns it."""
@@ -393,7 +394,17 @@ class RunStore:
             )
             if cur.rowcount:
                 marked.append(int(row["id"]))
+                self._record_epochs_run(row["id"])
         return marked
+
+    def _record_epochs_run(self, run_id: int) -> None:
+        """An ended run's summary says how many epochs it completed ("3/20", not "-/20").
+
+        Training records `epochs_run` itself when it ends normally; a run that
+        failed, or whose process died, gets the number of epochs it logged.
+        """
+        if "epochs_run" not in self.get(run_id).summary:
+            self.update_summary(run_id, epochs_run=len(self.epochs(run_id)))
 
     # --- metrics --------------------------------------------------------------
 

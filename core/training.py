@@ -144,6 +144,7 @@ class TrainConfig:
             (self.augment_copies >= 0, "augment_copies must be 0 or more"),
             (self.unfreeze_blocks >= 1, "unfreeze_blocks must be at least 1"),
             (0 < self.val_fraction < 1, "val_fraction must be between 0 and 1"),
+            (0 <= self.seed < 2**32, f"seed must be between 0 and {2**32 - 1}"),
             (self.augment_on in ("model", "pipeline"), "augment_on must be 'model' or 'pipeline'"),
             (
                 self.early_stopping_patience is None or self.early_stopping_patience >= 1,

@@ -4,7 +4,9 @@ Every member is checked before anything is written: no absolute paths, no `..`
 traversal, no symlinks, no encrypted members, and limits on the file count, the
 total uncompressed size and each member's compression ratio (zip bombs). The
 archive is extracted into a temporary folder beside the destination and moved
-into place only once it is complete and holds a usable dataset layout.
+into place only once it is complete and holds a usable dataset layout; an
+existing dataset of the same name is replaced only when asked, and two imports
+never delete each other's result.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -21,11 +22,13 @@ from typing import BinaryIO
 
 from core.datasets import load_dataset
 from core.errors import DatasetError, ZipImportError
-from core.paths import app_subdir
+from core.paths import app_home, app_subdir
+from core.tempdirs import OWNER_FILE, clean_stale, file_lock, owned_tempdir
 
 # Clutter added by macOS and Windows archivers, never data.
 _JUNK_FOLDER = "__MACOSX"
 _JUNK_FILES = {".DS_Store", "Thumbs.db", "desktop.ini"}
+_MAX_NAME_BYTES = 255  # one path component, on every common file system
 
 
 @dataclass(frozen=True)
@@ -67,12 +70,11 @@ def import_zip(
     label = _label(source)
     folder_name = _safe_name(name or Path(label).stem, label)
     datasets = app_subdir("datasets")
+    clean_stale(datasets)  # what imports killed mid-way left behind
     dest = datasets / folder_name
-    if dest.exists() and not overwrite:
-        raise ZipImportError(
-            f"A dataset named '{folder_name}' already exists; choose another name or remove it."
-        )
-    tmp = Path(tempfile.mkdtemp(prefix=f".import-{folder_name}-", dir=datasets))
+    if _exists(dest) and not overwrite:
+        raise _name_taken(folder_name)
+    tmp = owned_tempdir(datasets, f".import-{folder_name}-")
     try:
         extract_safely(source, tmp, limits=limits, label=label)
         try:
@@ -80,12 +82,55 @@ def import_zip(
         except DatasetError as exc:
             reason = str(exc).replace(str(tmp.resolve()), label)
             raise ZipImportError(f"{label} does not hold a usable dataset: {reason}") from exc
-        if dest.exists():
-            shutil.rmtree(dest)
-        tmp.rename(dest)
+        _move_into_place(tmp, dest, overwrite)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    (dest / OWNER_FILE).unlink(missing_ok=True)
     return dest / root
+
+
+def free_name(name: str) -> str:
+    """`name` made safe, or the first of `name-2`, `name-3`... that no dataset uses yet."""
+    base = _safe_name(name, name)
+    datasets = app_subdir("datasets")
+    candidate, number = base, 1
+    while _exists(datasets / candidate):
+        number += 1
+        candidate = f"{base[:75]}-{number}"
+    return candidate
+
+
+def _move_into_place(tmp: Path, dest: Path, overwrite: bool) -> None:
+    """Renames the complete extraction to `dest`, atomically with respect to other imports.
+
+    Under a lock shared by every import of this app home, the name is checked
+    again (another import may have taken it meanwhile) and an old copy is moved
+    aside before the rename, then removed: a reader sees the old dataset or the
+    new one, never a half-written one, and no import deletes another's result.
+    """
+    aside = None
+    try:
+        with file_lock(app_home() / "import.lock"):
+            if _exists(dest):
+                if not overwrite:
+                    raise _name_taken(dest.name)
+                aside = owned_tempdir(dest.parent, f".old-{dest.name}-")
+                dest.rename(aside / "dataset")
+            tmp.rename(dest)
+    finally:
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
+
+
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def _name_taken(folder_name: str) -> ZipImportError:
+    return ZipImportError(
+        f"A dataset named '{folder_name}' already exists; import it under another name "
+        f"(for example '{free_name(folder_name)}') or choose to replace it."
+    )
 
 
 def extract_safely(
@@ -124,9 +169,10 @@ def _check(members: list[zipfile.ZipInfo], label: str, limits: ZipLimits) -> Non
             f"{label} holds {len(members):,} files, more than the limit of {limits.max_files:,}."
         )
     total = 0
+    folders = {prefix for member in members for prefix in _prefixes(member)}
     for member in members:
-        where = f"{label}: member '{member.filename}'"
-        parts = PurePosixPath(member.filename.replace("\\", "/")).parts
+        where = f"{label}: member '{_short(member.filename)}'"
+        parts = _parts(member.filename)
         if member.filename.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", member.filename):
             raise ZipImportError(f"{where} has an absolute path, which is not allowed.")
         if ".." in parts:
@@ -135,6 +181,16 @@ def _check(members: list[zipfile.ZipInfo], label: str, limits: ZipLimits) -> Non
             )
         if stat.S_ISLNK(member.external_attr >> 16):
             raise ZipImportError(f"{where} is a symbolic link, which is not allowed.")
+        if parts in folders:
+            raise ZipImportError(
+                f"{where} is both a file and a folder in the archive; rename one of them."
+            )
+        long_part = next((p for p in parts if len(os.fsencode(p)) > _MAX_NAME_BYTES), None)
+        if long_part is not None:
+            raise ZipImportError(
+                f"{where} has a name part of {len(os.fsencode(long_part))} bytes, "
+                f"longer than the {_MAX_NAME_BYTES} a file name may have."
+            )
         if member.flag_bits & 0x1:
             raise ZipImportError(f"{where} is encrypted; re-create the archive without a password.")
         if member.file_size >= limits.ratio_floor:
@@ -152,17 +208,32 @@ def _check(members: list[zipfile.ZipInfo], label: str, limits: ZipLimits) -> Non
 
 
 def _extract_one(archive: zipfile.ZipFile, member: zipfile.ZipInfo, dest: Path, label: str):
-    target = dest.joinpath(*PurePosixPath(member.filename.replace("\\", "/")).parts)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = dest.joinpath(*_parts(member.filename))
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         # zipfile stops at the declared size and checks the CRC, so a member
         # cannot write more than `_check` allowed.
         with archive.open(member) as src, open(target, "wb") as out:
             shutil.copyfileobj(src, out, 1 << 20)
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
         raise ZipImportError(
-            f"{label}: member '{member.filename}' cannot be extracted ({exc})."
+            f"{label}: member '{_short(member.filename)}' cannot be extracted ({reason})."
         ) from exc
+
+
+def _parts(filename: str) -> tuple[str, ...]:
+    return PurePosixPath(filename.replace("\\", "/")).parts
+
+
+def _prefixes(member: zipfile.ZipInfo) -> list[tuple[str, ...]]:
+    """The folders a member lies in: ("a",), ("a", "b") for "a/b/c.jpg"."""
+    parts = _parts(member.filename)
+    return [parts[:i] for i in range(1, len(parts))]
+
+
+def _short(filename: str, limit: int = 80) -> str:
+    return filename if len(filename) <= limit else filename[: limit - 1] + "…"
 
 
 def _is_junk(filename: str) -> bool:

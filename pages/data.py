@@ -6,7 +6,6 @@ import streamlit as st
 
 import labui
 from core import dataroots
-from core.errors import LabError
 from core.paths import app_home
 
 st.title("Data")
@@ -31,21 +30,16 @@ elif source == SOURCES[1]:
     picked = st.selectbox("Folders found", found, index=None, key="data_found")
     typed = st.text_input("…or type a path", key="data_path")
     if st.button("Use this folder", key="data_use_folder", disabled=not (typed or picked)):
-        try:
+        with labui.errors_shown("Opening the folder"):
             chosen = str(dataroots.check_allowed(typed or picked))
-        except LabError as exc:
-            labui.show_error(exc)
 elif source == SOURCES[2]:
-    upload = st.file_uploader("A zip of your dataset", type=["zip"], key="data_zip")
-    name = st.text_input("Name it", value="my_dataset", key="data_zip_name")
-    if st.button("Import", key="data_import", disabled=upload is None):
-        from core.zipimport import import_zip
+    from core.zipimport import free_name, import_zip
 
-        try:
-            with st.spinner("Extracting…"):
-                chosen = str(import_zip(upload, name))
-        except LabError as exc:
-            labui.show_error(exc)
+    upload = st.file_uploader("A zip of your dataset", type=["zip"], key="data_zip")
+    name = st.text_input("Name it", value=free_name("my_dataset"), key="data_zip_name")
+    if st.button("Import", key="data_import", disabled=upload is None):
+        with labui.errors_shown("Importing the zip"), st.spinner("Extracting…"):
+            chosen = str(import_zip(upload, name))
 else:
     st.caption("The 2,000 training / 1,000 validation photos of TensorFlow's tutorials (68 MB).")
     if st.button("Download", key="data_download"):
@@ -57,10 +51,8 @@ else:
             mb = f"{done / 2**20:.0f} MB" + (f" of {total / 2**20:.0f} MB" if total else "")
             bar.progress(min(1.0, done / total) if total else 0.0, text=f"Downloading… {mb}")
 
-        try:
+        with labui.errors_shown("The download"):
             chosen = str(download_cats_vs_dogs(progress=_show))
-        except LabError as exc:
-            labui.show_error(exc)
 
 if chosen is not None:
     st.session_state[labui.ACTIVE_DATASET] = chosen

@@ -30,12 +30,18 @@ def register(subparsers):
 
 
 def guarded(command):
-    """Run a command body; a LabError becomes one line on stderr and exit status 1."""
+    """Run a command body; a LabError becomes one line on stderr and exit status 1.
+
+    Every such command reads the run store, so it first notices a dead worker
+    (`core.runner.revive`): its runs are marked interrupted and the queue restarts.
+    """
 
     def wrapper(args) -> int:
         from core.errors import LabError
+        from core.runner import revive
 
         try:
+            revive()
             return command(args)
         except LabError as exc:
             if getattr(args, "json", False):
@@ -52,7 +58,7 @@ def run_list(args) -> int:
     from core.store import RunStore
 
     store = RunStore()
-    state = worker_state(store)  # also marks runs whose process died as interrupted
+    state = worker_state(store)
     records = store.list_runs()
     if args.json:
         print(json.dumps({"runs": [r.to_dict() for r in records], "worker": state.to_dict()}))
@@ -84,7 +90,6 @@ def run_show(args) -> int:
     from core.store import RunStore
 
     store = RunStore()
-    store.mark_interrupted_dead()
     record = store.get(args.run_id)
     epochs = store.epochs(record.id)
     reports = {
@@ -96,6 +101,9 @@ def run_show(args) -> int:
     print(f"run {record.id}: {record.name}")
     print(f"status     {record.status}" + (f" ({record.error})" if record.error else ""))
     print(f"method     {record.method}" + (f" ({record.backbone})" if record.backbone else ""))
+    from core.runs_view import epochs_text
+
+    print(f"epochs     {epochs_text(record, len(epochs))}")
     print(f"dataset    {record.dataset} (fingerprint {record.dataset_fingerprint or '-'})")
     print(
         f"created    {_when(record.created_at)}   started {_when(record.started_at)}"
@@ -154,8 +162,9 @@ def _row(record, store) -> list[str]:
         accuracy = (
             f"{s['val_accuracy']:.3f} ({s.get('val_ci_low', 0):.3f}-{s.get('val_ci_high', 0):.3f})"
         )
-    done = len(store.epochs(record.id)) if record.status == "running" else s.get("epochs_run")
-    epochs = f"{done if done is not None else '-'}/{record.epochs_planned}"
+    from core.runs_view import epochs_text  # Lazy: pandas stays out of the CLI's start-up.
+
+    epochs = epochs_text(record, _logged_epochs(record, store))
     return [
         str(record.id),
         record.name,
@@ -166,6 +175,11 @@ def _row(record, store) -> list[str]:
         accuracy,
         _when(record.created_at),
     ]
+
+
+def _logged_epochs(record, store) -> int | None:
+    """Epochs logged by a run that has started: its progress, when its summary lacks them."""
+    return None if record.started_at is None else len(store.epochs(record.id))
 
 
 def _worker_line(state) -> str:

@@ -130,3 +130,61 @@ def test_download_shows_progress_and_offline_failure(monkeypatch, tmp_path):
     monkeypatch.setattr(core.download, "download_cats_vs_dogs", lambda progress=None: folder)
     at.button(key="data_download").click().run()
     assert at.session_state["ldl_active_dataset"] == str(folder)
+
+
+def test_a_nul_byte_in_a_typed_path_is_one_sentence(tmp_path):
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.radio(key="data_source").set_value("A folder").run()
+    at.text_input(key="data_path").set_value(f"{tmp_path}/pets\x00/train").run()
+    at.button(key="data_use_folder").click().run()
+    assert not at.exception
+    assert "contains a NUL character" in at.error[0].value
+
+
+def test_a_taken_name_is_refused_and_a_free_one_proposed():
+    members = {f"pets/{name}/{i}.png": _png((i * 40, 90 * k, 30)) for k, name in
+               enumerate(("cat", "dog")) for i in range(3)}  # fmt: skip
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.radio(key="data_source").set_value("Upload a zip").run()
+    assert at.text_input(key="data_zip_name").value == "my_dataset"
+    at.file_uploader(key="data_zip").set_value(("pets.zip", _zip(members), "application/zip"))
+    at.run()
+    at.button(key="data_import").click().run()
+    assert "datasets/my_dataset" in at.session_state["ldl_active_dataset"]
+    again = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    again.radio(key="data_source").set_value("Upload a zip").run()
+    assert again.text_input(key="data_zip_name").value == "my_dataset-2"  # a free name
+    again.file_uploader(key="data_zip").set_value(("pets.zip", _zip(members), "application/zip"))
+    again.text_input(key="data_zip_name").set_value("my_dataset")
+    again.run()
+    again.button(key="data_import").click().run()
+    assert not again.exception
+    assert "'my_dataset' already exists" in again.error[0].value
+    assert "'my_dataset-2'" in again.error[0].value
+
+
+def test_conflicting_zip_paths_and_unexpected_errors_are_one_line(monkeypatch, caplog):
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.radio(key="data_source").set_value("Upload a zip").run()
+    odd = _zip({"train": b"x", "train/cats/0.png": _png((1, 2, 3))})
+    at.file_uploader(key="data_zip").set_value(("odd.zip", odd, "application/zip")).run()
+    at.button(key="data_import").click().run()
+    assert not at.exception
+    assert at.error[0].value == (
+        "odd.zip: member 'train' is both a file and a folder in the archive; rename one of them."
+    )
+
+    import core.zipimport
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk on fire\nsecond line of detail")
+
+    monkeypatch.setattr(core.zipimport, "import_zip", boom)
+    at.button(key="data_import").click().run()
+    assert not at.exception
+    (error,) = at.error
+    assert error.value.startswith("Importing the zip failed unexpectedly (RuntimeError: disk on")
+    assert "\n" not in error.value and "second line" not in error.value
+    assert "server's log" in error.value
+    logged = [r for r in caplog.records if "Importing the zip failed" in r.getMessage()]
+    assert logged and logged[0].exc_info[0] is RuntimeError  # the traceback, for the log

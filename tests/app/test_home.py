@@ -72,3 +72,14 @@ def test_sidebar_shows_the_running_run(monkeypatch):
     assert not at.exception
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
     assert "busy" in sidebar and "epoch 2/3" in sidebar
+
+
+def test_start_up_removes_import_folders_whose_owner_died(app_home):
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait(timeout=30)
+    stale = app_home / "datasets" / ".import-pets-x1"
+    (stale / "train" / "cats").mkdir(parents=True)
+    (stale / ".owner").write_text(f"{child.pid} \n")  # an import killed mid-way
+    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert not stale.exists()

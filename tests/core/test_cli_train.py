@@ -126,6 +126,15 @@ def test_bad_options_are_recorded_too(capsys):
     assert [r.status for r in RunStore().list_runs()] == ["failed", "failed"]
 
 
+@pytest.mark.parametrize("seed", ["-1", str(2**32)])
+def test_an_out_of_range_seed_is_one_sentence_and_recorded(capsys, seed):
+    code, _, err = _train(capsys, "--method", "scratch", "--data", "demo", "--seed", seed)
+    assert code != 0
+    assert err == "error: Invalid training setting: seed must be between 0 and 4294967295.\n"
+    (record,) = RunStore().list_runs()
+    assert record.status == "failed" and "seed must be between" in record.error
+
+
 @pytest.mark.slow  # a separate Python process trains
 @pytest.mark.parametrize("method", ["scratch"])
 def test_subprocess_exits_nonzero_without_traceback(method, tmp_path):

@@ -3,6 +3,8 @@
 import pytest
 
 from core import dataroots
+from core.dataroots import check_allowed
+from core.datasets import load_dataset
 from core.errors import DatasetError
 from core.paths import app_subdir
 
@@ -39,3 +41,9 @@ def test_an_allowed_file_is_not_a_folder(tmp_path, monkeypatch):
     (tmp_path / "a.txt").write_text("x")
     with pytest.raises(DatasetError, match="is not a folder"):
         dataroots.check_allowed(tmp_path / "a.txt")
+
+
+@pytest.mark.parametrize("opener", [check_allowed, load_dataset])
+def test_a_nul_byte_is_one_sentence(opener):
+    with pytest.raises(DatasetError, match=r"contains a NUL character, which no file name"):
+        opener("/tmp/pets\x00/train")

@@ -107,6 +107,8 @@ def test_classes_differing_between_splits(tmp_path):
         ({"train": {"cats": 3}, "validation": {"cats": 1}}, "only one class"),
         ({"cats": 0, "dogs": 0}, "no class folders"),
         ({"train": {"a": 2, "b": 2}, "validation": {"a": 0, "b": 0}}, "validation split"),
+        ({"a": 1, "b": 1}, "only one image; each class needs at least two, one to train on"),
+        ({"train": {"a": 1, "b": 1}}, "only one image; each class needs at least two"),
     ],
 )
 def test_unusable_datasets_raise_a_clear_error(tmp_path, layout, message):

@@ -127,3 +127,30 @@ def test_shared_cats_vs_dogs_counts(shared):
     assert report.formats == {"JPEG": 2800} and not report.undecodable
     # The shared README: duplicates were removed, train and validation are disjoint.
     assert not report.duplicates and not report.leaks
+
+
+def test_the_same_picture_under_two_classes_is_a_label_conflict(tmp_path):
+    root = make_image_folder(tmp_path / "pets", LAYOUT)
+    cat = root / "train" / "cats" / "cats_000.jpg"
+    shutil.copy(cat, root / "train" / "dogs" / "mislabelled.jpg")
+    shutil.copy(cat, root / "train" / "cats" / "same_class_copy.jpg")
+    report = health_report(load_dataset(root))
+    paths = sorted(str(p) for p in (cat, root / "train/dogs/mislabelled.jpg",
+                                    root / "train/cats/same_class_copy.jpg"))  # fmt: skip
+    assert report.conflicts == [{"classes": ["cats", "dogs"], "paths": paths}]
+    (sentence,) = [p for p in report.problems if "Label conflict" in p]
+    assert "filed under 'cats' and 'dogs'" in sentence and "mislabelled.jpg" in sentence
+    assert not any("exact copies" in p for p in report.problems)  # a conflict, not a copy
+    assert json.loads(json.dumps(report.to_dict()))["conflicts"][0]["classes"] == ["cats", "dogs"]
+
+
+def test_dot_files_are_listed_under_ignored_with_a_reason(tmp_path):
+    root = make_image_folder(tmp_path / "pets", LAYOUT)
+    fork = root / "train" / "cats" / "._cats_000.jpg"
+    fork.write_bytes(b"\x00\x05\x16\x07 AppleDouble resource fork")
+    (root / "train" / "cats" / ".DS_Store").write_bytes(b"junk")  # clutter: not worth a line
+    report = health_report(load_dataset(root))
+    assert report.ignored == [(str(fork), "a hidden file (such as a macOS '._' resource fork), "
+                                          "ignored")]  # fmt: skip
+    assert "._cats_000.jpg: a hidden file" in report.to_text()
+    assert any("1 file(s) or folder(s) are not images" in p for p in report.problems)

@@ -1,11 +1,15 @@
 """Decoding every kind of file a user may drop in a dataset folder."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from core.errors import ImageError
 from core.imaging import fit_to_square, is_image_name, load_square, open_rgb
+from core.paths import PROJECT_ROOT
 from tests.core.image_factory import (
     READABLE_KINDS,
     huge_png_bytes,
@@ -45,11 +49,36 @@ def test_image_over_the_warning_limit_is_refused_too(tmp_path):
     # Pillow itself only warns below twice its limit; the lab refuses.
     path = tmp_path / "big.png"
     path.write_bytes(huge_png_bytes(10_000, 10_000))
-    with (
-        pytest.warns(Image.DecompressionBombWarning),
-        pytest.raises(ImageError, match="10000×10000"),
-    ):
+    with pytest.raises(ImageError, match=r"big.png (has|is) .*over the [\d,]+-pixel limit"):
         open_rgb(path)
+
+
+def test_the_refusal_is_not_accompanied_by_a_printed_warning(tmp_path):
+    path = tmp_path / "big.png"
+    path.write_bytes(huge_png_bytes(10_000, 10_000))
+    script = (
+        "import sys\nfrom core.errors import ImageError\nfrom core.imaging import open_rgb\n"
+        "try:\n    open_rgb(sys.argv[1])\nexcept ImageError as exc:\n    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(path)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0
+    assert out.stdout.endswith("big.png has 100,000,000 pixels, over the 89,478,485-pixel limit "
+                               "that guards against decompression bombs.\n")  # fmt: skip
+    assert out.stderr == ""  # no DecompressionBombWarning beside the refusal
+
+
+def test_a_folder_is_said_to_be_a_folder(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    with pytest.raises(ImageError) as info:
+        open_rgb(folder)
+    assert str(info.value) == f"{folder} is a folder, not an image file."
 
 
 def test_missing_file(tmp_path):

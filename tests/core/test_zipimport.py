@@ -80,6 +80,27 @@ def test_hostile_members_are_refused(app_home, tmp_path, members, symlinks, word
     _assert_nothing_left(app_home, tmp_path)
 
 
+DEEP = "/".join(["d" * 250] * 20)  # each part a legal name, the whole path too long
+
+
+@pytest.mark.parametrize(
+    "members, words",
+    [
+        ({"train": b"x", "train/cats/0.jpg": b"x"}, "'train' is both a file and a folder"),
+        ({"train/cats/0.jpg": b"x", "train/cats": b"x"}, "'train/cats' is both a file and"),
+        ({"x" * 300 + "/0.jpg": b"x"}, "has a name part of 300 bytes, longer than the 255"),
+        ({f"{DEEP}/0.jpg": b"x"}, r"member 'd{79}…' cannot be extracted \(File name too long\)"),
+    ],
+)
+def test_conflicting_and_over_long_paths_are_one_clear_error(app_home, tmp_path, members, words):
+    archive = make_zip(tmp_path / "odd.zip", members)
+    with pytest.raises(ZipImportError, match=words) as info:
+        import_zip(archive)
+    assert str(info.value).startswith("odd.zip: member '")
+    assert len(str(info.value)) < 300
+    _assert_nothing_left(app_home, tmp_path)
+
+
 def test_zip_bomb_member_is_refused(app_home, tmp_path):
     archive = make_zip(tmp_path / "bomb.zip", {"train/cats/zeros.jpg": b"\0" * (8 * 2**20)})
     with pytest.raises(ZipImportError, match=r"'train/cats/zeros.jpg' expands .*zip bomb"):
