@@ -215,3 +215,11 @@ def augment_source(source: str | bytes, name: str):
     from core.imaging import load_square
 
     return load_square(source, AUGMENT_SIZE, "stretch", name=name)
+
+
+def active_class_names() -> list[str] | None:
+    """The active dataset's class names, or None when it cannot be listed."""
+    try:
+        return list(dataset().class_names)
+    except LabError:
+        return None
