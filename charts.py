@@ -106,7 +106,7 @@ def confusion_heatmap(frame: pd.DataFrame) -> alt.LayerChart:
 
 
 def probability_bars(frame: pd.DataFrame) -> alt.Chart:
-    """Class probabilities of several models side by side (frame: run, class, probability)."""
+    """One model's class probabilities for one image (frame: class, probability)."""
     return (
         alt.Chart(frame)
         .mark_bar()
@@ -114,8 +114,7 @@ def probability_bars(frame: pd.DataFrame) -> alt.Chart:
             x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1])),
             y=alt.Y("class:N", title=None),
             color=alt.Color("class:N", legend=None),
-            row=alt.Row("run:N", title=None),
-            tooltip=["run:N", "class:N", alt.Tooltip("probability:Q", format=".3f")],
+            tooltip=["class:N", alt.Tooltip("probability:Q", format=".3f")],
         )
-        .properties(height=alt.Step(24), width=360)
+        .properties(height=alt.Step(24))
     )

@@ -148,12 +148,14 @@ def class_warning(record, class_names: list[str] | None, dataset_name: str = "")
     trained = trained_classes(record)
     if not trained or not class_names or trained == list(class_names):
         return None
-    synthetic = " synthetic" if dataset_label(record) == "demo (synthetic)" else ""
-    where = f" {dataset_name}" if dataset_name else " the active dataset"
+    where = dataset_name or "the active dataset"
+    if dataset_label(record) == "demo (synthetic)":
+        trained_on = f"synthetic data (the demo's classes {', '.join(trained)})"
+    else:
+        trained_on = f"other classes ({', '.join(trained)})"
     return (
-        f"Run #{record.id} was trained on{synthetic} data with the classes "
-        f"{', '.join(trained)}, not on{where}'s classes ({', '.join(class_names)}): "
-        "its answers can only be one of its own classes."
+        f"Run #{record.id} was trained on {trained_on}, not on those of {where} "
+        f"({', '.join(class_names)}): it can only answer with its own classes."
     )
 
 

@@ -106,7 +106,11 @@ def test_class_warning_and_headline():
     store = RunStore()
     demo = _run(store, "finished", class_names=["circles", "triangles"])
     warning = runs_view.class_warning(demo, ["cats", "dogs"], "cats_vs_dogs")
-    assert "synthetic" in warning and "circles, triangles" in warning and "cats_vs_dogs" in warning
+    assert (
+        "synthetic data" in warning
+        and "circles, triangles" in warning
+        and "cats_vs_dogs" in warning
+    )
     assert runs_view.class_warning(demo, ["circles", "triangles"]) is None
     real = _run(store, "finished", dataset="/d/pets", class_names=["a", "b"])
     assert "synthetic" not in runs_view.class_warning(real, ["cats", "dogs"])
