@@ -10,7 +10,9 @@ from core.errors import LabError
 from core.paths import app_home
 
 st.title("Data")
-SOURCES = ["Demo (synthetic)", "A folder", "Upload a zip", "Download Cats vs Dogs"]
+SOURCES = [
+    "Demo (synthetic)", "A folder", "Upload a zip", "Download Cats vs Dogs", "Build one here"
+]  # fmt: skip
 source = st.radio("Where are your images?", SOURCES, horizontal=True, key="data_source")
 chosen = None  # the dataset spec to activate, when a button says so
 
@@ -46,6 +48,8 @@ elif source == SOURCES[2]:
                 chosen = str(import_zip(upload, name))
         except LabError as exc:
             labui.show_error(exc)
+elif source == SOURCES[4]:
+    chosen = labui.build_dataset_form()
 else:
     st.caption("The 2,000 training / 1,000 validation photos of TensorFlow's tutorials (68 MB).")
     if st.button("Download", key="data_download"):
