@@ -65,15 +65,12 @@ def overlay_with_reference(
         .encode(
             x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False)),
-            color=alt.Color("run:N", title=None),
-            strokeDash=alt.StrokeDash(
-                "split:N",
-                title=None,
-                scale=alt.Scale(domain=["training", "validation"], range=[[4, 3], [1, 0]]),
-            ),
+            color=alt.Color("run:N", title=None, legend=alt.Legend(labelLimit=320)),
             tooltip=["run:N", "split:N", "epoch:Q", alt.Tooltip("value:Q", format=".4f")],
         )
     )
+    if len(splits) > 1:  # one line style per split, and a legend saying which is which
+        lines = lines.encode(strokeDash=_SPLIT_DASH.title(None))
     if metric != "accuracy":
         return lines.properties(height=300)
     ref = pd.DataFrame(

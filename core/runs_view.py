@@ -79,9 +79,9 @@ SHOWN_COLUMNS = [
 ]  # fmt: skip
 
 
-def _backbone_text(record) -> str | None:
+def _backbone_text(record) -> str:
     if record.method == "scratch":
-        return None
+        return "—"  # none: the small CNN learns from scratch
     return record.backbone if record.pretrained else f"{record.backbone} (untrained)"
 
 
@@ -154,8 +154,8 @@ def class_warning(record, class_names: list[str] | None, dataset_name: str = "")
     else:
         trained_on = f"other classes ({', '.join(trained)})"
     return (
-        f"Run #{record.id} was trained on {trained_on}, not on those of {where} "
-        f"({', '.join(class_names)}): it can only answer with its own classes."
+        f"Run #{record.id} was trained on {trained_on}, not on the classes of {where}, "
+        f"which are {', '.join(class_names)}; it can only answer with its own classes."
     )
 
 
