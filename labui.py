@@ -262,3 +262,74 @@ def augment_source(source: str | bytes, name: str):
     from core.imaging import load_square
 
     return load_square(source, AUGMENT_SIZE, "stretch", name=name)
+
+
+def active_class_names() -> list[str] | None:
+    """The active dataset's class names, or None when it cannot be listed."""
+    try:
+        return list(dataset().class_names)
+    except LabError:
+        return None
+
+
+# --- Data page: build a dataset from pictures ----------------------------------
+BUILD_SHOTS = "data_build_shots"  # class index -> [(file name, bytes)] webcam shots
+BUILD_SKIPPED = "data_build_skipped"  # files the last build skipped, shown once
+
+
+def _keep_shot(index: int) -> None:
+    """A new webcam picture joins its class (the camera widget holds one at a time)."""
+    shot = st.session_state.get(f"data_build_cam_{index}")
+    if shot is not None:
+        shots = st.session_state.setdefault(BUILD_SHOTS, {}).setdefault(index, [])
+        shots.append((f"webcam_{index + 1}_{len(shots) + 1}.jpg", shot.getvalue()))
+
+
+def build_dataset_form() -> str | None:
+    """The Data page's "Build one here"; returns the new dataset's folder once created."""
+    from core.builder import MIN_PER_CLASS, build_dataset
+    from core.imaging import IMAGE_EXTENSIONS
+
+    for name, reason in st.session_state.pop(BUILD_SKIPPED, []):
+        st.warning(f"Skipped {name}: {reason}")
+    st.caption(
+        f"Name each class and drop its pictures in (at least {MIN_PER_CLASS} each, more is "
+        "better); a fifth of every class is set aside at random for validation."
+    )
+    n_classes = st.number_input("Classes", 2, 12, 2, key="data_build_n")
+    camera = st.toggle("Add webcam pictures", False, key="data_build_camera")
+    columns = st.columns(min(int(n_classes), 3))
+    names, pictures = [], {}
+    for index in range(int(n_classes)):
+        with columns[index % len(columns)].container(border=True):
+            name = st.text_input(
+                "Class name", f"class {index + 1}", key=f"data_build_class_{index}"
+            )
+            files = st.file_uploader(
+                "Pictures", type=sorted(e[1:] for e in IMAGE_EXTENSIONS),
+                accept_multiple_files=True, key=f"data_build_files_{index}",
+            )  # fmt: skip
+            if camera:
+                st.camera_input(
+                    "Webcam", key=f"data_build_cam_{index}", on_change=_keep_shot, args=(index,)
+                )
+            items = list(files or []) + st.session_state.get(BUILD_SHOTS, {}).get(index, [])
+            st.caption(f"**{len(items)}** picture{'s' * (len(items) != 1)}")
+            names.append(name.strip())
+            pictures[name.strip()] = items
+    dataset_name = st.text_input("Dataset name", "my_pictures", key="data_build_name")
+    replace = st.checkbox("Replace a dataset of that name", key="data_build_replace")
+    if not st.button("Create", key="data_build_create", type="primary"):
+        return None
+    if len(pictures) < len(names):
+        st.error("Two classes have the same name; give each class its own name.")
+        return None
+    try:
+        with st.spinner("Checking and writing the pictures…"):
+            built = build_dataset(dataset_name, pictures, replace=replace)
+    except LabError as exc:
+        show_error(exc)
+        return None
+    st.session_state[BUILD_SKIPPED] = built.skipped
+    st.session_state.pop(BUILD_SHOTS, None)
+    return str(built.path)

@@ -4,8 +4,15 @@
 `overlay_heatmap` only draws, with a small jet-like colour map in numpy (no
 matplotlib). The lab's pretrained models nest their conv base as a sub-model
 (`image -> preprocess -> base -> top`), so the last convolutional layer is
-searched inside nested models too, and its activation is captured during an
-ordinary forward pass: no grad model has to be rebuilt across graph boundaries.
+searched inside nested models too.
+
+The explained score is the class's pre-activation logit, as in the keras-io
+example (which sets the last layer's activation to None): the gradient of a
+saturated sigmoid or softmax is ~0, so a confident prediction would otherwise
+give a flat map. The model is never changed (it is shared by every session):
+the forward pass is run in stages over the same layers, the last conv layer's
+feature map is taken on the way, and the output layer's logits are computed
+from its own kernel and bias.
 
 Example:
 
@@ -15,8 +22,8 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,19 +108,23 @@ def make_gradcam_heatmap(
     images = np.asarray(image_batch, dtype=np.float32)
     if images.ndim == 3:
         images = images[None]
-    images = images[:1]
+    images = tf.constant(images[:1])
     layer = (
         find_layer(model, last_conv_layer_name)
         if last_conv_layer_name
         else find_last_conv_layer(model)
     )
-    captured = {}
-    with tf.GradientTape() as tape, _capture_output(layer, tape, captured):
-        preds = model(tf.constant(images), training=False)
-        score = _class_score(preds, class_index)
-    if "output" not in captured:
-        raise ValueError(f"Layer '{layer.name}' is not on the path from the input to the output.")
-    feature_map = captured["output"]
+    head = _output_layer(model)
+    found: dict = {}
+    with tf.GradientTape() as tape:
+        scores, reached = _staged_forward(model, images, layer, head, found, tape)
+        if "feature_map" not in found:
+            raise ValueError(
+                f"Layer '{layer.name}' is not on the path from the input to the output."
+            )
+        score = _class_score(scores, class_index, logits=reached)
+    _check_staging(model, images, scores, head if reached else None)
+    feature_map = found["feature_map"]
     grads = tape.gradient(score, feature_map)
     if grads is None:
         raise ValueError(f"The output of model '{model.name}' does not depend on '{layer.name}'.")
@@ -236,43 +247,121 @@ def _is_feature_map(layer) -> bool:
     return len(shape) == 4 and (shape[1] or 2) > 1 and (shape[2] or 2) > 1
 
 
-@contextlib.contextmanager
-def _capture_output(layer, tape, captured: dict):
-    """Record `layer`'s output during the next forward pass and watch it on `tape`.
+def _output_layer(model):
+    """The model's last layer when it is a Dense with a sigmoid or softmax, else None."""
+    last = model
+    while getattr(last, "layers", None):
+        last = last.layers[-1]
+    activation = getattr(getattr(last, "activation", None), "__name__", "")
+    if type(last).__name__ == "Dense" and activation in ("sigmoid", "softmax"):
+        return last
+    return None
 
-    Wraps the layer instance's `call` (restored afterwards), which works wherever
-    the layer sits, nested sub-models included.
+
+def _contains(model, layer) -> bool:
+    return any(inner is layer for inner in _walk(model))
+
+
+def _staged_forward(model, x, conv, head, found: dict, tape):
+    """Run `model` on `x` over its own layers; returns (output, whether `head` was reached).
+
+    The conv layer's output lands in `found["feature_map"]`. When the output layer
+    `head` is reached, its logits (kernel and bias, no activation) are returned instead
+    of its probabilities. A sub-model holding the conv layer directly (such as a
+    `keras.applications` base, not a plain chain) runs as one staged model over its
+    own graph; everything else is taken as a chain of layers, which
+    `_check_staging` verifies against the model's own output.
     """
-    original = layer.call
-    owner = threading.get_ident()
+    direct = getattr(model, "layers", [])
+    if any(layer is conv for layer in direct):
+        head_here = head is not None and any(layer is head for layer in direct)
+        staged = _staged_model(model, conv, head if head_here else None)
+        feature_map, out = staged(x, training=False)
+        tape.watch(feature_map)
+        found["feature_map"] = feature_map
+        return (_logits(head, out), True) if head_here else (out, False)
+    for layer in direct:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        if layer is head:
+            return _logits(head, x), True
+        if hasattr(layer, "layers") and (_contains(layer, conv) or _contains(layer, head)):
+            x, reached = _staged_forward(layer, x, conv, head, found, tape)
+            if reached:
+                return x, True
+        else:
+            x = layer(x, training=False)
+    return x, False
 
-    def call(*args, **kwargs):
-        output = original(*args, **kwargs)
-        if threading.get_ident() == owner:  # another thread predicting meanwhile is left alone
-            tape.watch(output)
-            captured["output"] = output
-        return output
 
-    layer.call = call
-    try:
-        yield
-    finally:
-        del layer.call  # back to the class's method
+_staged_models: dict = {}
+_staged_lock = threading.Lock()
 
 
-def _class_score(preds, class_index: int | None):
-    """The score whose gradient is explained: one class's output for the first image."""
+def _staged_model(model, conv, head):
+    """`model`'s input to [conv output, head's input or model output], built once per model.
+
+    A new `keras.Model` over the existing graph: the original layers are shared,
+    nothing of them changes.
+    """
+    import keras
+
+    key = (id(model), conv.name, head.name if head is not None else None)
+    with _staged_lock:
+        cached = _staged_models.get(key)
+        if cached is not None and cached[0]() is model:
+            return cached[1]
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+        staged = keras.Model(inputs, [conv.output, head.input if head else model.output])
+        _staged_models[key] = (weakref.ref(model), staged)
+        for stale in [k for k, (ref, _) in _staged_models.items() if ref() is None]:
+            del _staged_models[stale]
+        return staged
+
+
+def _logits(head, x):
+    """The output layer's pre-activation scores: x @ kernel + bias."""
+    from keras import ops
+
+    z = ops.matmul(x, head.kernel)
+    return z + head.bias if head.use_bias else z
+
+
+def _check_staging(model, images, scores, head) -> None:
+    """The staged pass must give the model's own output, or the map would explain another model.
+
+    Args:
+        scores: the staged pass's result: logits when `head` is given, else the output.
+    """
+    from keras import activations
+
+    expected = np.asarray(model(images, training=False))
+    got = np.asarray(activations.get(head.activation)(scores) if head is not None else scores)
+    if got.shape != expected.shape or not np.allclose(got, expected, atol=1e-4, rtol=1e-3):
+        raise ValueError(f"Model '{model.name}' is not a chain of layers that Grad-CAM can follow.")
+
+
+def _class_score(scores, class_index: int | None, logits: bool = True):
+    """The score whose gradient is explained: one class's score for the first image.
+
+    With logits, a one-unit binary model's score is z for class 1 and -z for class 0
+    (the logit of 1 - p); with probabilities (a model without a Dense output layer)
+    it is p and 1 - p.
+    """
     import tensorflow as tf
 
-    preds = tf.convert_to_tensor(preds)
-    units = int(preds.shape[-1])
-    if units == 1:  # one sigmoid unit: p for class 1, 1 - p for class 0
-        p = preds[0, 0]
-        index = int(p >= 0.5) if class_index is None else int(class_index)
+    scores = tf.convert_to_tensor(scores)
+    units = int(scores.shape[-1])
+    if units == 1:
+        z = scores[0, 0]
+        threshold = 0.0 if logits else 0.5
+        index = int(z >= threshold) if class_index is None else int(class_index)
         if index not in (0, 1):
             raise ValueError(f"class_index must be 0 or 1 for a binary model. Received: {index}")
-        return p if index == 1 else 1.0 - p
-    index = int(tf.argmax(preds[0])) if class_index is None else int(class_index)
+        if index == 1:
+            return z
+        return -z if logits else 1.0 - z
+    index = int(tf.argmax(scores[0])) if class_index is None else int(class_index)
     if not 0 <= index < units:
         raise ValueError(f"class_index must be in [0, {units}). Received: {index}")
-    return preds[0, index]
+    return scores[0, index]

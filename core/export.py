@@ -109,3 +109,38 @@ def _export_tflite(model, target: Path) -> None:
         target.write_bytes(flatbuffer)
     except OSError as exc:
         raise ExportError(f"Cannot write {target} ({exc}).") from exc
+
+
+def exported_file(run_id: int, format: str, store: RunStore | None = None) -> Path | None:
+    """The run's already exported model file in `format`, or None when there is none yet.
+
+    Files written by `prepare_export` live in the run's folder (`exports/`), so
+    deleting the run deletes them; one older than `model.keras` counts as absent.
+    """
+    store = store or RunStore()
+    target = _prepared_path(run_id, format, store)
+    model = store.run_dir(run_id) / "model.keras"
+    if target.is_file() and model.is_file() and target.stat().st_mtime >= model.stat().st_mtime:
+        return target
+    return None
+
+
+def prepare_export(run_id: int, format: str, store: RunStore | None = None) -> Path:
+    """Export once into the run's folder for a download (TFLite conversion takes seconds).
+
+    Raises:
+        RunError, ExportError: as `export_run`.
+    """
+    store = store or RunStore()
+    ready = exported_file(run_id, format, store)
+    if ready is not None:
+        return ready
+    if format not in _SUFFIX:
+        raise ExportError(
+            f"Format '{format}' cannot be downloaded as one file; choose keras or tflite."
+        )
+    return export_run(run_id, format, _prepared_path(run_id, format, store), store)
+
+
+def _prepared_path(run_id: int, format: str, store: RunStore) -> Path:
+    return store.run_dir(run_id) / "exports" / f"run-{run_id}{_SUFFIX.get(format, '')}"

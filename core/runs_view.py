@@ -5,6 +5,7 @@ shaping is tested without a browser. pandas only, no TensorFlow.
 """
 
 from dataclasses import dataclass
+from pathlib import PurePath
 
 import pandas as pd
 
@@ -34,7 +35,8 @@ def runs_table(records: list) -> pd.DataFrame:
 
     Accuracy, its 95% Wilson interval and n are those of the evaluated final model
     on the validation split; "best epoch acc" is the best per-epoch figure seen.
-    Missing figures (a run still going, or failed) are left empty.
+    Missing figures (a run still going, or failed) are left empty. The page shows
+    `SHOWN_COLUMNS` (they fit a laptop screen); the CSV download has them all.
     """
     rows = []
     for r in records:
@@ -44,9 +46,11 @@ def runs_table(records: list) -> pd.DataFrame:
             {
                 "id": r.id,
                 "name": r.name,
+                "status": r.status,
+                "dataset": dataset_label(r),
                 "method": r.method,
-                "backbone": r.backbone if r.method != "scratch" else None,
-                "image size": r.config.get("image_size"),
+                "backbone": _backbone_text(r),
+                "size": r.config.get("image_size"),
                 "epochs": epochs_text(r),
                 "val acc": s.get("val_accuracy"),
                 "95% CI": f"{ci[0]:.3f}–{ci[1]:.3f}" if None not in ci else None,
@@ -57,16 +61,107 @@ def runs_table(records: list) -> pd.DataFrame:
                 "params": s.get("total_params"),
                 "trainable": s.get("trainable_params"),
                 "pretrained": r.pretrained if r.method != "scratch" else None,
-                "status": r.status,
+                "classes": ", ".join(s.get("class_names") or []) or None,
             }
         )
     return pd.DataFrame(rows, columns=_TABLE_COLUMNS)
 
 
 _TABLE_COLUMNS = [
-    "id", "name", "method", "backbone", "image size", "epochs", "val acc", "95% CI", "n",
-    "best epoch acc", "val loss", "train s", "params", "trainable", "pretrained", "status",
+    "id", "name", "status", "dataset", "method", "backbone", "size", "epochs", "val acc",
+    "95% CI", "n", "best epoch acc", "val loss", "train s", "params", "trainable",
+    "pretrained", "classes",
 ]  # fmt: skip
+# What the Compare page shows: status early, so that it is never the column cut off.
+SHOWN_COLUMNS = [
+    "id", "name", "status", "dataset", "method", "backbone", "size", "epochs", "val acc",
+    "95% CI", "n", "train s",
+]  # fmt: skip
+
+
+def _backbone_text(record) -> str:
+    if record.method == "scratch":
+        return "—"  # none: the small CNN learns from scratch
+    return record.backbone if record.pretrained else f"{record.backbone} (untrained)"
+
+
+def dataset_label(record) -> str:
+    """The run's dataset by display name: "demo (synthetic)" or the folder's name."""
+    spec = str(record.dataset or record.config.get("data") or "")
+    if spec.strip().lower() == "demo":
+        return "demo (synthetic)"
+    path = PurePath(spec.rstrip("/\\"))
+    # A dataset opened at its train/ split still goes by the folder above it.
+    if path.name.lower() in ("train", "validation", "val", "valid", "test") and path.parent.name:
+        return path.parent.name
+    return path.name or spec
+
+
+def run_label(record) -> str:
+    """How a run is named in pickers: "#3 tiny · 0.912", "#4 cnn · stopped at 0.500"."""
+    accuracy = record.summary.get("val_accuracy")
+    figure = f" {accuracy:.3f}" if accuracy is not None else ""
+    if record.status == "finished":
+        return f"#{record.id} {record.name}" + (f" ·{figure}" if figure else "")
+    return f"#{record.id} {record.name} · {record.status}" + (f" at{figure}" if figure else "")
+
+
+def is_default_worthy(record) -> bool:
+    """Finished, evaluated and better than chance: a run fit to be chosen for the user.
+
+    Stopped, interrupted or failed runs, runs without a validation figure and
+    degenerate ones (no better than guessing among the classes) never are.
+    """
+    if record.status != "finished":
+        return False
+    accuracy = record.summary.get("val_accuracy")
+    classes = record.summary.get("num_classes") or len(record.summary.get("class_names") or [])
+    return accuracy is not None and accuracy > 1.0 / max(classes, 2)
+
+
+def best_finished_run(records: list, class_names: list[str] | None = None):
+    """The best finished run (highest validation accuracy; newest on a tie), or None.
+
+    Args:
+        records: `RunRecord`s.
+        class_names: the active dataset's classes: runs trained on them are
+            preferred when one exists; otherwise the best over all classes.
+    """
+    worthy = [r for r in records if is_default_worthy(r)]
+    same = [r for r in worthy if class_names and trained_classes(r) == list(class_names)]
+    pool = same or worthy
+    if not pool:
+        return None
+    return max(pool, key=lambda r: (r.summary["val_accuracy"], r.id))
+
+
+def trained_classes(record) -> list[str]:
+    """The class names a run was trained on, as its summary records them ([] if unknown)."""
+    return list(record.summary.get("class_names") or record.config.get("class_names") or [])
+
+
+def class_warning(record, class_names: list[str] | None, dataset_name: str = "") -> str | None:
+    """A sentence when a run was trained on other classes than the active dataset's.
+
+    Says so too when the run was trained on synthetic data (the demo set).
+    """
+    trained = trained_classes(record)
+    if not trained or not class_names or trained == list(class_names):
+        return None
+    where = dataset_name or "the active dataset"
+    if dataset_label(record) == "demo (synthetic)":
+        trained_on = f"synthetic data (the demo's classes {', '.join(trained)})"
+    else:
+        trained_on = f"other classes ({', '.join(trained)})"
+    return (
+        f"Run #{record.id} was trained on {trained_on}, not on the classes of {where}, "
+        f"which are {', '.join(class_names)}; it can only answer with its own classes."
+    )
+
+
+def headline(prediction) -> str:
+    """ "dogs — 98%": a model's answer for one image."""
+    return f"{prediction.predicted} — {prediction.confidence:.0%}"
 
 
 def epochs_text(record, logged: int | None = None) -> str:

@@ -8,8 +8,8 @@ import streamlit as st
 
 import charts
 import labui
-from core import runs_view
-from core.errors import RunError
+from core import export, runs_view
+from core.errors import LabError, RunError
 from core.metrics import confusion_cell, read_predictions_csv
 
 st.title("Compare runs")
@@ -19,38 +19,55 @@ if not records:
     st.info("No runs yet: start one on the **Train** page.")
     st.stop()
 
+names = sorted({runs_view.dataset_label(r) for r in records})
+ALL = "all datasets"
+shown = st.selectbox("Dataset", [ALL, *names], key="compare_dataset")
+records = [r for r in records if shown == ALL or runs_view.dataset_label(r) == shown]
+
 table = runs_view.runs_table(records)
 st.dataframe(
-    table,
+    table[runs_view.SHOWN_COLUMNS],
     hide_index=True,
     column_config={
-        "val acc": st.column_config.NumberColumn(format="%.3f"),
-        "best epoch acc": st.column_config.NumberColumn(format="%.3f"),
-        "val loss": st.column_config.NumberColumn(format="%.4f"),
-        "train s": st.column_config.NumberColumn(format="%.0f"),
+        "id": st.column_config.NumberColumn(width=40),
+        "status": st.column_config.TextColumn(width=80),
+        "size": st.column_config.NumberColumn(width=50),
+        "epochs": st.column_config.NumberColumn(width=55),
+        "val acc": st.column_config.NumberColumn(format="%.3f", width=70),
+        "n": st.column_config.NumberColumn(width=55),
+        "train s": st.column_config.NumberColumn(format="%.0f", width=65),
     },
 )
-csv = table.to_csv(index=False)
+csv = table.to_csv(index=False)  # every column, the hidden ones too
 st.download_button("Download the table (CSV)", csv, "runs.csv", key="compare_csv")
 with st.expander("The blog's numbers (cats vs dogs, 2000 training / 800 validation images)"):
     st.dataframe(runs_view.blog_reference_table(), hide_index=True)
 
-labels = {r.id: f"#{r.id} {r.name}" for r in records}
+labels = {r.id: runs_view.run_label(r) for r in records}
 st.subheader("Curves")
 overlay = st.multiselect(
     "Runs to overlay", list(labels), default=list(labels)[:3], format_func=labels.get,
     key="compare_overlay",
 )  # fmt: skip
-metric = st.radio("Metric", ["accuracy", "loss"], horizontal=True, key="compare_metric")
+left, right = st.columns(2)
+metric = left.radio("Metric", ["accuracy", "loss"], horizontal=True, key="compare_metric")
+training = right.toggle("Training curves too (dashed)", key="compare_training")
 frames = [runs_view.epoch_frame(store.epochs(i), run=labels[i]) for i in overlay]
 curves = pd.concat(frames) if frames else pd.DataFrame()
+splits = ("training", "validation") if training else ("validation",)
 if curves.empty:
     st.caption("The chosen runs have no finished epoch yet.")
 else:
-    st.altair_chart(charts.overlay_with_reference(curves, metric), key="compare_curves")
+    st.altair_chart(charts.overlay_with_reference(curves, metric, splits), key="compare_curves")
 
 st.subheader("One run in detail")
-run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="compare_run")
+best = runs_view.best_finished_run(records, labui.active_class_names())
+run_id = st.selectbox(
+    "Run", list(labels), index=list(labels).index(best.id) if best else None,
+    format_func=labels.get, placeholder="No finished run: choose one", key="compare_run",
+)  # fmt: skip
+if run_id is None:
+    st.stop()
 record = store.get(run_id)
 folder = store.run_dir(run_id)
 if record.error:
@@ -113,6 +130,23 @@ left.download_button(
     "Download the model (.keras)", lambda: model_file.read_bytes(), f"run{run_id}.keras",
     disabled=not model_file.is_file(), key="compare_model",
 )  # fmt: skip
+tflite = export.exported_file(run_id, "tflite", store)
+if tflite is not None:
+    left.download_button(
+        "Download for TensorFlow Lite (.tflite)", lambda: tflite.read_bytes(), tflite.name,
+        key="compare_tflite",
+    )  # fmt: skip
+elif left.button(
+    "Prepare a TensorFlow Lite file", key="compare_tflite_prepare",
+    disabled=not model_file.is_file(), help="For phones and small devices; takes a few seconds.",
+):  # fmt: skip
+    try:
+        with st.spinner("Converting to TensorFlow Lite…"):
+            export.prepare_export(run_id, "tflite", store)
+    except LabError as exc:
+        labui.show_error(exc)
+    else:
+        st.rerun()
 sure = right.checkbox(f"Yes, delete run #{run_id} and its files", key="compare_delete_sure")
 if right.button("Delete run", disabled=not sure, key="compare_delete"):
     try:

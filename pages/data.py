@@ -9,7 +9,9 @@ from core import dataroots
 from core.paths import app_home
 
 st.title("Data")
-SOURCES = ["Demo (synthetic)", "A folder", "Upload a zip", "Download Cats vs Dogs"]
+SOURCES = [
+    "Demo (synthetic)", "A folder", "Upload a zip", "Download Cats vs Dogs", "Build one here"
+]  # fmt: skip
 source = st.radio("Where are your images?", SOURCES, horizontal=True, key="data_source")
 chosen = None  # the dataset spec to activate, when a button says so
 
@@ -40,6 +42,8 @@ elif source == SOURCES[2]:
     if st.button("Import", key="data_import", disabled=upload is None):
         with labui.errors_shown("Importing the zip"), st.spinner("Extracting…"):
             chosen = str(import_zip(upload, name))
+elif source == SOURCES[4]:
+    chosen = labui.build_dataset_form()
 else:
     st.caption("The 2,000 training / 1,000 validation photos of TensorFlow's tutorials (68 MB).")
     if st.button("Download", key="data_download"):

@@ -7,7 +7,7 @@ import labui
 from core import runs_view
 from core.errors import LabError
 from core.explain import explain_image
-from core.predict import USABLE_STATUSES, predict_images
+from core.predict import USABLE_STATUSES, predict_images, run_input
 
 st.title("Predict")
 store = labui.run_store()
@@ -16,23 +16,32 @@ if not runs:
     st.info("No finished run yet: train one on the **Train** page first.")
     st.stop()
 
+labels = {i: runs_view.run_label(r) for i, r in runs.items()}
+try:
+    ds = labui.dataset()
+except LabError:
+    ds = None
+class_names = list(ds.class_names) if ds else None
+best = runs_view.best_finished_run(list(runs.values()), class_names)
 chosen = st.multiselect(
-    "Models (finished runs)", list(runs), default=list(runs)[:1],
-    format_func=lambda i: f"#{i} {runs[i].name}", key="predict_runs",
+    "Models (finished runs; stopped ones are marked)", list(runs),
+    default=[best.id] if best else [], format_func=labels.get, key="predict_runs",
 )  # fmt: skip
+for run_id in chosen:
+    warning = runs_view.class_warning(runs[run_id], class_names, ds.name if ds else "")
+    if warning:
+        st.warning(warning)
 uploads = st.file_uploader(
     "Images (JPEG, PNG, WebP, BMP, GIF)", type=["jpg", "jpeg", "png", "webp", "bmp", "gif"],
     accept_multiple_files=True, key="predict_upload",
 )  # fmt: skip
 images = list(uploads or [])
-try:
-    ds = labui.dataset()
+sample_class = None
+if ds is not None:
     sample_class = st.selectbox(
         "…or pick a validation image of the active dataset, of class", ds.class_names,
         index=None, key="predict_class",
     )  # fmt: skip
-except LabError:
-    ds, sample_class = None, None
 if sample_class is not None:
     paths = [
         s.path for s in ds.splits["validation"] if s.label == ds.class_names.index(sample_class)
@@ -47,16 +56,33 @@ if not chosen or not images:
 results = {}
 for run_id in chosen:
     try:
-        results[f"#{run_id} {runs[run_id].name}"] = predict_images(run_id, images, store)
+        results[run_id] = predict_images(run_id, images, store)
     except LabError as exc:
         labui.show_error(exc)  # e.g. the model file is gone: the other runs still answer
 if not results:
     st.stop()
-frame = runs_view.prediction_frame(results)
-gradcam_run = chosen[0]
+frame = runs_view.prediction_frame({labels[i]: p for i, p in results.items()})
+gradcam_run = next(iter(results))
 show_gradcam = st.toggle(
     f"Show where run #{gradcam_run} looked (Grad-CAM)", True, key="predict_gradcam"
 )
+size, mode = run_input(runs[gradcam_run])
+
+
+def _show_image(image, left, middle) -> None:
+    """The input; with Grad-CAM, the picture exactly as the model saw it and the heat map on it."""
+    if not show_gradcam:
+        left.image(labui.picture(image), caption="input", width=200)
+        return
+    try:
+        cam = explain_image(gradcam_run, image, store=store)
+    except LabError as exc:
+        left.image(labui.picture(image), caption="input", width=200)
+        middle.warning(str(exc))
+        return
+    left.image(cam.image, caption=f"as run #{gradcam_run} saw it ({mode}, {size} px)", width=200)
+    middle.image(cam.overlay, caption=f"where it saw {cam.class_name}", width=200)
+
 
 for index, image in enumerate(images):
     first = next(iter(results.values()))[index]
@@ -65,12 +91,9 @@ for index, image in enumerate(images):
         st.error(first.error)
         continue
     left, middle, right = st.columns([1, 1, 2])
-    left.image(labui.picture(image), caption="input", width=200)
-    if show_gradcam:
-        try:
-            cam = explain_image(gradcam_run, image, store=store)
-            middle.image(cam.overlay, caption=f"{cam.class_name} {cam.probability:.2f}", width=200)
-        except LabError as exc:
-            middle.warning(str(exc))
-    probabilities = charts.probability_bars(frame[frame["image"] == index])
-    right.container(key=f"predict_probabilities_{index}").altair_chart(probabilities)
+    _show_image(image, left, middle)
+    answers = right.container(key=f"predict_probabilities_{index}")
+    for run_id, predictions in results.items():
+        answers.metric(labels[run_id], runs_view.headline(predictions[index]))
+        rows = frame[(frame["image"] == index) & (frame["run"] == labels[run_id])]
+        answers.altair_chart(charts.probability_bars(rows))

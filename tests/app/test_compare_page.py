@@ -84,3 +84,95 @@ def test_rename_and_delete(tmp_path):
     assert not at.exception
     assert store.list_runs() == []
     assert "Train" in at.info[0].value
+
+
+def _spec(at) -> dict:
+    return __import__("json").loads(at.get("vega_lite_chart")[0].proto.spec)
+
+
+def test_best_finished_run_is_the_default_and_stopped_runs_are_marked(tmp_path):
+    """Defect 5: a newer stopped run is neither the default nor unmarked."""
+    store = RunStore()
+    good = _finished_run(store, tmp_path, "good", [0, 1, 1, 1])  # 0.75
+    stopped = store.create_run(
+        name="halfway", method="scratch", backbone=None, config={"image_size": 32},
+        dataset="demo", fingerprint="f", epochs_planned=5, pretrained=False,
+    )  # fmt: skip
+    store.update_summary(stopped, val_accuracy=0.5)
+    store.finish(stopped, "stopped")
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    picker = at.selectbox(key="compare_run")
+    assert picker.value == good
+    assert f"#{stopped} halfway · stopped at 0.500" in picker.options
+    table = at.dataframe[0].value
+    assert table.loc[table["id"] == stopped, "status"].item() == "stopped"
+
+
+def test_only_unfinished_runs_leave_the_detail_unchosen():
+    store = RunStore()
+    run_id = store.create_run(
+        name="broken", method="scratch", backbone=None, config={"image_size": 32},
+        dataset="demo", fingerprint="f", epochs_planned=5, pretrained=False,
+    )  # fmt: skip
+    store.finish(run_id, "failed", error="out of memory")
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.selectbox(key="compare_run").value is None
+    at.selectbox(key="compare_run").set_value(run_id).run()
+    assert any("out of memory" in e.value for e in at.error)
+
+
+def test_dataset_column_and_filter(tmp_path):
+    """Defect 6: which data each run saw, and only one dataset's runs on request."""
+    store = RunStore()
+    demo = _finished_run(store, tmp_path, "demo run", [0, 1, 1, 1])
+    pets = _finished_run(store, tmp_path, "pets run", [0, 0, 1, 1])
+    with store._conn() as conn:  # a run on a folder (the helper records "demo")
+        conn.execute("UPDATE runs SET dataset = ? WHERE id = ?", ("/data/cats_vs_dogs", pets))
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    table = at.dataframe[0].value
+    assert table.set_index("id")["dataset"].to_dict() == {
+        demo: "demo (synthetic)",
+        pets: "cats_vs_dogs",
+    }
+    assert list(table.columns).index("status") < 4  # not the column cut off at the right
+    at.selectbox(key="compare_dataset").set_value("cats_vs_dogs").run()
+    assert not at.exception
+    assert at.dataframe[0].value["id"].tolist() == [pets]
+    assert list(at.selectbox(key="compare_run").options) == [f"#{pets} pets run · 1.000"]
+
+
+def test_training_curves_and_separate_blog_labels(tmp_path):
+    """Defect 6: training curves on request; the blog's labels at different x."""
+    store = RunStore()
+    _finished_run(store, tmp_path, "run", [0, 1, 1, 1])
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    layers = _spec(at)["layer"]
+    assert layers[0]["encoding"]["y"]["title"] == "validation accuracy"
+    label_x = [
+        layer["encoding"]["x"]["value"] for layer in layers if layer["mark"]["type"] == "text"
+    ]
+    assert len(label_x) == 3 and min(abs(a - b) for a in label_x for b in label_x if a != b) > 150
+    at.toggle(key="compare_training").set_value(True).run()
+    assert not at.exception
+    assert _spec(at)["layer"][0]["encoding"]["y"]["title"] == "accuracy"
+    assert _spec(at)["layer"][0]["encoding"]["strokeDash"]["field"] == "split"
+
+
+def test_tflite_is_prepared_on_request_then_downloaded(tmp_path):
+    """Download a trained model: .keras at once, TFLite after a conversion asked for."""
+    from core.models import make_scratch_cnn
+
+    store = RunStore()
+    run_id = _finished_run(store, tmp_path, "tiny", [0, 1, 1, 1])
+    make_scratch_cnn(image_size=32, num_classes=2).save(store.run_dir(run_id) / "model.keras")
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.get("download_button") or all(
+        "tflite" not in b.proto.label.lower() for b in at.get("download_button")
+    )
+    at.button(key="compare_tflite_prepare").click().run()
+    assert not at.exception
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download for TensorFlow Lite (.tflite)" in labels
+    assert (store.run_dir(run_id) / "exports" / f"run-{run_id}.tflite").stat().st_size > 1000

@@ -188,3 +188,43 @@ def test_conflicting_zip_paths_and_unexpected_errors_are_one_line(monkeypatch, c
     assert "server's log" in error.value
     logged = [r for r in caplog.records if "Importing the zip failed" in r.getMessage()]
     assert logged and logged[0].exc_info[0] is RuntimeError  # the traceback, for the log
+
+
+def _jpeg(color) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (48, 36), color).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def test_build_a_dataset_in_the_browser():
+    """Name classes, drop pictures into each, see counts, Create: it becomes the active set."""
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.radio(key="data_source").set_value("Build one here").run()
+    assert not at.exception
+    assert not any(e.type == "camera_input" for e in at.main)  # the webcam is off by default
+    at.text_input(key="data_build_class_0").set_value("apples")
+    at.text_input(key="data_build_class_1").set_value("pears")
+    apples = [(f"a{i}.jpg", _jpeg((200, 30 + 20 * i, 30)), "image/jpeg") for i in range(5)]
+    pears = [(f"p{i}.jpg", _jpeg((40, 180, 20 * i)), "image/jpeg") for i in range(4)]
+    at.file_uploader(key="data_build_files_0").set_value(
+        [*apples, ("oops.jpg", b"not a picture", "image/jpeg")]
+    )
+    at.file_uploader(key="data_build_files_1").set_value(pears)
+    at.text_input(key="data_build_name").set_value("fruit").run()
+    assert not at.exception
+    assert [c.value for c in at.caption if "picture" in c.value][-2:] == [
+        "**6** pictures",
+        "**4** pictures",
+    ]
+    at.button(key="data_build_create").click().run()
+    assert not at.exception
+    active = at.session_state["ldl_active_dataset"]
+    assert active.endswith("datasets/fruit")
+    assert at.subheader[0].value == "fruit"  # the usual health report follows
+    assert list(at.dataframe[0].value.index) == ["apples", "pears"]
+    assert any("oops.jpg" in w.value for w in at.warning)  # the bad file, by name
+
+    # The same name again is refused in one sentence, unless replacing is ticked.
+    at.radio(key="data_source").set_value("Build one here").run()
+    at.button(key="data_build_create").click().run()
+    assert any("'fruit' already exists" in e.value for e in at.error)

@@ -31,7 +31,7 @@ def test_probabilities_gradcam_bad_file_and_lost_model():
     config = TrainConfig.defaults("scratch", epochs=1, image_size=32, name="tiny")
     run_id = start_run(config, store)
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
-    assert at.multiselect(key="predict_runs").value == [run_id]
+    at.multiselect(key="predict_runs").set_value([run_id])  # one epoch: maybe no default
     at.file_uploader(key="predict_upload").set_value(
         [("red.png", _png(), "image/png"), ("notes.jpg", b"not an image at all", "image/jpeg")]
     )
@@ -41,9 +41,102 @@ def test_probabilities_gradcam_bad_file_and_lost_model():
     assert len(charts) == 1  # one probability chart: the good image
     assert any("notes.jpg" in e.value and "not an image" in e.value for e in at.error)
     captions = [c for image in at.get("image") for c in image.captions]
-    assert "input" in captions and len(captions) == 2  # the input and its Grad-CAM overlay
+    # The picture as the model saw it (the run's resize mode and size), and the heat map on it.
+    assert captions == [f"as run #{run_id} saw it (stretch, 32 px)", captions[1]]
+    assert captions[1].startswith("where it saw ")
+    assert at.metric[0].label == at.multiselect(key="predict_runs").format_func(run_id)
 
     (store.run_dir(run_id) / "model.keras").unlink()
     at.run()
     assert not at.exception
     assert any("lost its model file" in e.value for e in at.error)
+
+
+def _model_run(store, name, classes, status="finished", accuracy=0.9, dataset="demo", **config):
+    """A run with an untrained model of the right shape (predictions need no training)."""
+    from core.models import make_scratch_cnn
+
+    run_id = store.create_run(
+        name=name, method="scratch", backbone=None, config={"image_size": 32, **config},
+        dataset=dataset, fingerprint="", epochs_planned=1, pretrained=False,
+    )  # fmt: skip
+    make_scratch_cnn(32, len(classes)).save(store.run_dir(run_id) / "model.keras")
+    store.update_summary(
+        run_id, class_names=classes, num_classes=len(classes), val_accuracy=accuracy
+    )
+    store.finish(run_id, status)
+    return run_id
+
+
+SHAPES = ["circles", "triangles"]
+
+
+def test_best_finished_run_is_the_default_and_stopped_runs_are_marked():
+    """Defect 5: a newer, stopped run at chance is listed as stopped, never the default."""
+    store = RunStore()
+    good = _model_run(store, "good", SHAPES, accuracy=0.8)
+    better_elsewhere = _model_run(store, "pets", ["cats", "dogs"], accuracy=0.95, dataset="/d/p")
+    stopped = _model_run(store, "halfway", SHAPES, status="stopped", accuracy=0.5)
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    picker = at.multiselect(key="predict_runs")
+    assert picker.value == [good]  # the demo is active: its classes come first
+    assert f"#{stopped} halfway · stopped at 0.500" in picker.options
+    assert f"#{better_elsewhere} pets · 0.950" in picker.options
+
+
+def test_each_model_lists_its_own_classes_with_a_headline_and_a_warning(tmp_path):
+    """Defect 10: bars per model on its own classes, "class — %" per model, a class warning."""
+    store = RunStore()
+    shapes = _model_run(store, "shapes", SHAPES)
+    letters = _model_run(store, "letters", ["a", "b", "c"], dataset="/d/letters")
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.multiselect(key="predict_runs").set_value([shapes, letters])
+    at.file_uploader(key="predict_upload").set_value([("red.png", _png(), "image/png")]).run()
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert (
+        len(warnings) == 1
+        and f"Run #{letters}" in warnings[0]
+        and "synthetic data" not in warnings[0]
+    )
+    specs = [__import__("json").loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert len(specs) == 2 and all("row" not in spec["encoding"] for spec in specs)
+    headlines = {m.label: m.value for m in at.metric}
+    assert len(headlines) == 2
+    for value in headlines.values():
+        predicted, percent = value.split(" — ")
+        assert predicted in SHAPES + ["a", "b", "c"] and percent.endswith("%")
+    shape_label = next(label for label in headlines if label.startswith(f"#{shapes} "))
+    assert headlines[shape_label].split(" — ")[0] in SHAPES
+
+
+def test_a_model_trained_on_the_synthetic_demo_is_called_so(tmp_path):
+    from labui import ACTIVE_DATASET
+    from tests.core.image_factory import make_image_folder
+
+    store = RunStore()
+    demo_run = _model_run(store, "shapes", SHAPES)
+    folder = make_image_folder(
+        tmp_path / "pets", {"train": {"cats": 3, "dogs": 3}, "validation": {"cats": 2, "dogs": 2}}
+    )
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.session_state[ACTIVE_DATASET] = str(folder)
+    at.run()
+    assert not at.exception
+    assert at.multiselect(key="predict_runs").value == [demo_run]  # the only one there is
+    [warning] = [w.value for w in at.warning]
+    assert (
+        "synthetic data" in warning and "circles, triangles" in warning and "cats, dogs" in warning
+    )
+
+
+def test_gradcam_uses_the_run_s_resize_mode():
+    """Defect 7: the heat map lies on the picture exactly as the model saw it."""
+    store = RunStore()
+    run_id = _model_run(store, "cropped", SHAPES, resize_mode="crop")
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.file_uploader(key="predict_upload").set_value([("wide.png", _png(), "image/png")]).run()
+    assert not at.exception
+    captions = [c for image in at.get("image") for c in image.captions]
+    assert captions[0] == f"as run #{run_id} saw it (crop, 32 px)"

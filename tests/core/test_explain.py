@@ -18,13 +18,16 @@ def _image(size, seed=0):
 
 
 def _reference_flat(model, images, layer_name, class_index):
-    """The keras-io recipe, valid for a model without nested sub-models."""
-    grad_model = keras.Model(model.inputs, [model.get_layer(layer_name).output, model.output])
+    """The keras-io recipe (last activation set to None), on a copy of a flat model."""
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    copy.layers[-1].activation = None
+    grad_model = keras.Model(copy.inputs[0], [copy.get_layer(layer_name).output, copy.output])
     with tf.GradientTape() as tape:
-        conv, preds = grad_model(images)
-        score = preds[:, 0] if preds.shape[-1] == 1 else preds[:, class_index]
-        if preds.shape[-1] == 1 and class_index == 0:
-            score = 1 - score
+        conv, logits = grad_model(images)
+        score = logits[:, 0] if logits.shape[-1] == 1 else logits[:, class_index]
+        if logits.shape[-1] == 1 and class_index == 0:
+            score = -score  # the logit of 1 - p
     return _cam(conv, tape.gradient(score, conv))
 
 
@@ -64,7 +67,9 @@ def test_scratch_cnn_heatmap_matches_the_keras_io_recipe(scratch):
     # The explicit layer name and a single (H, W, 3) image work too.
     earlier = explain.make_gradcam_heatmap(scratch, images[0], last_conv_layer_name="conv2")
     assert earlier.shape == (13, 13)
-    assert "call" not in vars(scratch.get_layer("conv3"))  # the capture hook is removed
+    # The shared model is not changed: no hook on its layers, its activation intact.
+    assert "call" not in vars(scratch.get_layer("conv3"))
+    assert scratch.get_layer("predictions").activation.__name__ == "sigmoid"
 
 
 def test_nested_backbone_is_searched_and_explained(nested):
@@ -74,11 +79,14 @@ def test_nested_backbone_is_searched_and_explained(nested):
     assert layer.name == "out_relu" and layer is base.get_layer("out_relu")
     inner = "block_16_project"  # deep inside the base, not the base's own output
     heat = explain.make_gradcam_heatmap(model, images, last_conv_layer_name=inner, class_index=2)
-    # Reference: the same computation staged by hand across the nested graphs.
-    staged = keras.Model(base.inputs, [base.get_layer(inner).output, base.output])
+    # Reference: the same computation staged by hand across the nested graphs, on the logit.
+    staged = keras.Model(base.inputs[0], [base.get_layer(inner).output, base.output])
+    top = model.get_layer("top")
+    output = top.get_layer("predictions")
+    hidden = keras.Model(top.inputs[0], output.input)
     with tf.GradientTape() as tape:
         conv, features = staged(model.get_layer("preprocess")(images), training=False)
-        score = model.get_layer("top")(features, training=False)[:, 2]
+        score = (hidden(features, training=False) @ output.kernel + output.bias)[:, 2]
     np.testing.assert_allclose(heat, _cam(conv, tape.gradient(score, conv)), atol=1e-4)
     default = explain.make_gradcam_heatmap(model, images)
     assert default.shape == (2, 2) and np.isfinite(default).all()
@@ -164,3 +172,70 @@ def test_explain_a_saved_and_reloaded_nested_model(nested):
         model, result.image[None], "out_relu", ["a", "b", "c"].index(result.class_name)
     )
     np.testing.assert_allclose(result.heatmap, expected, atol=1e-4)
+
+
+def _squares(n, rng):
+    """Synthetic: noise, and for class 1 a white 8x8 square somewhere."""
+    images = rng.uniform(0, 120, (n, 32, 32, 3)).astype("float32")
+    labels = rng.integers(0, 2, n)
+    for image, label in zip(images, labels, strict=True):
+        row, col = rng.integers(0, 24, 2)
+        if label:
+            image[row : row + 8, col : col + 8] = 255.0
+    return images, labels
+
+
+def test_a_confident_prediction_gets_a_heatmap_with_contrast():
+    """The probability saturates (its gradient is 0); the logit's does not (defect 7)."""
+    rng = np.random.default_rng(0)
+    images, labels = _squares(192, rng)
+    keras.utils.set_random_seed(1)
+    model = make_scratch_cnn(image_size=32, num_classes=2)
+    model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy")
+    model.fit(images, labels, epochs=8, batch_size=32, verbose=0)
+    test_images, _ = _squares(24, rng)
+    probs = np.asarray(model(test_images, training=False))[:, 0]
+    image = test_images[int(np.argmax(probs))][None]
+    assert probs.max() > 0.99  # confident
+    # The old recipe, on the probability: saturated, so its gradient vanishes.
+    grad_model = keras.Model(model.inputs[0], [model.get_layer("conv3").output, model.output])
+    with tf.GradientTape() as tape:
+        conv, preds = grad_model(image)
+        probability = preds[:, 0]
+    flat = _cam(conv, tape.gradient(probability, conv))
+    heat = explain.make_gradcam_heatmap(model, image)
+    assert heat.max() - heat.min() > 0.5
+    assert flat.max() - flat.min() < heat.max() - heat.min()
+
+
+@pytest.mark.parametrize("method", ["scratch", "bottleneck", "finetune"])
+def test_every_method_s_model_explains(method):
+    """Structure only (random weights): the three methods' saved models all explain."""
+    from core.augment import build_augmenter
+    from core.augment_config import PRESETS
+    from core.backbones import build_base
+    from core.models import make_finetune_model
+
+    keras.utils.set_random_seed(6)
+    augmenter = build_augmenter(PRESETS["blog: training"])
+    if method == "scratch":
+        model = make_scratch_cnn(image_size=48, num_classes=3, augmenter=augmenter)
+    else:
+        base = build_base("mobilenet_v2_0.35", 48, pretrained=False)
+        top = make_top_model(base.output_shape[1:], num_classes=2)
+        model = (
+            make_classifier(base, top, "mobilenet_v2_0.35")
+            if method == "bottleneck"
+            else make_finetune_model(base, top, "mobilenet_v2_0.35", augmenter=augmenter)
+        )
+    for class_index in (None, 0, 1):
+        heat = explain.make_gradcam_heatmap(model, _image(48, seed=2), class_index=class_index)
+        assert heat.ndim == 2 and np.isfinite(heat).all() and heat.max() <= 1.0
+    activation = _last_dense(model).activation.__name__
+    assert activation in ("sigmoid", "softmax")  # the shared model is left as it was
+
+
+def _last_dense(model):
+    while hasattr(model, "layers"):
+        model = model.layers[-1]
+    return model

@@ -81,3 +81,17 @@ def test_clear_errors(run, tmp_path):
     with pytest.raises(RunError, match="lost its model file"):
         export_run(run_id, "tflite", tmp_path / "x", store)
     assert issubclass(ExportError, LabError)
+
+
+def test_prepare_export_converts_once_into_the_run_folder(run):
+    from core.export import exported_file, prepare_export
+
+    store, run_id, _, _ = run
+    assert exported_file(run_id, "tflite", store) is None
+    path = prepare_export(run_id, "tflite", store)
+    assert path.parent == store.run_dir(run_id) / "exports" and path.suffix == ".tflite"
+    assert path.stat().st_size > 1000 and exported_file(run_id, "tflite", store) == path
+    stamp = path.stat().st_mtime_ns
+    assert prepare_export(run_id, "tflite", store).stat().st_mtime_ns == stamp  # not again
+    with pytest.raises(ExportError, match="one file"):
+        prepare_export(run_id, "savedmodel", store)

@@ -7,13 +7,15 @@ from core.predict import Prediction
 from core.store import RunStore
 
 
-def _run(store, **summary):
+def _run(store, status=None, dataset="demo", **summary):
     run_id = store.create_run(
         name="r", method="bottleneck", backbone="vgg16", config={"image_size": 64},
-        dataset="demo", fingerprint="", epochs_planned=3, pretrained=True,
+        dataset=dataset, fingerprint="", epochs_planned=3, pretrained=True,
     )  # fmt: skip
     if summary:
         store.update_summary(run_id, **summary)
+    if status:
+        store.finish(run_id, status)
     return store.get(run_id)
 
 
@@ -25,7 +27,7 @@ def test_runs_table_rows_and_missing_figures():
     assert list(table["id"]) == [queued.id, done.id]
     row = table.iloc[1]
     assert row["val acc"] == 0.9 and row["95% CI"] == "0.850–0.930" and row["n"] == 200
-    assert row["backbone"] == "vgg16" and row["image size"] == 64
+    assert row["backbone"] == "vgg16" and row["size"] == 64
     assert pd.isna(table.iloc[0]["95% CI"]) and table.iloc[0]["status"] == "queued"
 
 
@@ -56,3 +58,62 @@ def test_progress_from_the_last_batch():
     prog = runs_view.progress(record, {"epoch": 2, "batch": 5, "batches_per_epoch": 10})
     assert (prog.epoch, prog.epochs, prog.batch, prog.batches) == (2, 3, 5, 10)
     assert prog.fraction == (1 + 0.5) / 3
+
+
+def test_table_names_the_dataset_and_shows_status_early():
+    store = RunStore()
+    demo = _run(store, val_accuracy=0.9)
+    cats = _run(store, dataset="/data/cats_vs_dogs/", class_names=["cats", "dogs"])
+    split = _run(store, dataset="/data/flowers5/train")
+    table = runs_view.runs_table([demo, cats, split])
+    assert table["dataset"].tolist() == ["demo (synthetic)", "cats_vs_dogs", "flowers5"]
+    assert table["classes"].tolist()[1] == "cats, dogs"
+    shown = runs_view.SHOWN_COLUMNS
+    assert set(shown) <= set(table.columns) and len(shown) <= 12
+    assert shown.index("status") < 4  # never the column cut off at the right
+
+
+def test_labels_mark_runs_that_did_not_finish():
+    store = RunStore()
+    done = _run(store, "finished", val_accuracy=0.912)
+    stopped = _run(store, "stopped", val_accuracy=0.5)
+    queued = _run(store)
+    assert runs_view.run_label(done) == f"#{done.id} r · 0.912"
+    assert runs_view.run_label(stopped) == f"#{stopped.id} r · stopped at 0.500"
+    assert runs_view.run_label(queued) == f"#{queued.id} r · queued"
+
+
+def test_best_finished_run_skips_stopped_failed_and_degenerate_runs():
+    store = RunStore()
+    shapes = ["circles", "triangles"]
+    good = _run(store, "finished", val_accuracy=0.8, class_names=shapes)
+    _run(store, "stopped", val_accuracy=0.95, class_names=shapes)  # better, but stopped
+    _run(store, "interrupted", val_accuracy=0.99, class_names=shapes)
+    _run(store, "failed")
+    _run(store, "finished", val_accuracy=0.5, class_names=shapes)  # chance: degenerate
+    pets = _run(store, "finished", val_accuracy=0.7, class_names=["cats", "dogs"])
+    records = store.list_runs()
+    assert runs_view.best_finished_run(records).id == good.id
+    # The active dataset's classes come first, even at a lower accuracy.
+    assert runs_view.best_finished_run(records, ["cats", "dogs"]).id == pets.id
+    # No run on these classes: the best of all.
+    assert runs_view.best_finished_run(records, ["a", "b", "c"]).id == good.id
+    unfinished = [r for r in records if r.id not in (good.id, pets.id)]
+    assert runs_view.best_finished_run(unfinished) is None
+
+
+def test_class_warning_and_headline():
+    store = RunStore()
+    demo = _run(store, "finished", class_names=["circles", "triangles"])
+    warning = runs_view.class_warning(demo, ["cats", "dogs"], "cats_vs_dogs")
+    assert (
+        "synthetic data" in warning
+        and "circles, triangles" in warning
+        and "cats_vs_dogs" in warning
+    )
+    assert runs_view.class_warning(demo, ["circles", "triangles"]) is None
+    real = _run(store, "finished", dataset="/d/pets", class_names=["a", "b"])
+    assert "synthetic" not in runs_view.class_warning(real, ["cats", "dogs"])
+    assert runs_view.headline(Prediction("x", ["cat", "dog"], [0.004, 0.996], "dog", 0.996)) == (
+        "dog — 100%"
+    )
