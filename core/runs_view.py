@@ -178,10 +178,13 @@ def prediction_frame(results: dict[str, list]) -> pd.DataFrame:
 
 
 def format_seconds(seconds: float | None) -> str:
-    """`75` -> "1 min 15 s"; None -> "—"."""
+    """`75` -> "1 min 15 s", `7830` -> "2 h 10 min"; None -> "—"."""
     if seconds is None:
         return "—"
     minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
@@ -202,3 +205,11 @@ def watched_run(records: list, preferred: int | None):
     running = [r for r in records if r.status == "running"]
     chosen = [r for r in records if r.id == preferred]
     return (running or chosen or records or [None])[0]
+
+
+def run_title(record) -> str:
+    """ "Run #3 · scratch", plus the run's name when it is not the default "scratch #3"."""
+    title = f"Run #{record.id} · {record.method}"
+    if record.name and record.name != f"{record.method} #{record.id}":
+        title += f" · {record.name}"
+    return title
