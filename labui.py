@@ -86,7 +86,7 @@ def _restore() -> None:
 
 def _remember(**changes) -> None:
     prefs = load_preferences()
-    prefs = dataclasses.replace(prefs, dataset=active_dataset(), augment=_raw_augment())
+    prefs = dataclasses.replace(prefs, dataset=active_dataset(), augment=active_augment_json())
     save_preferences(dataclasses.replace(prefs, **changes))
 
 
@@ -108,14 +108,15 @@ def dataset_label(spec: str) -> str:
     return "demo (synthetic)" if spec == DEMO else Path(spec).name
 
 
-def _raw_augment() -> str | None:
+def active_augment_json() -> str | None:
+    """The active augmentation settings as JSON, or None when none were chosen."""
     _restore()
     return st.session_state[ACTIVE_AUGMENT]
 
 
 def active_augment() -> dict | None:
     """The augmentation settings chosen on the Augment page, or None when none were chosen."""
-    raw = _raw_augment()
+    raw = active_augment_json()
     return json.loads(raw) if raw else None
 
 

@@ -11,7 +11,11 @@ from core.paths import app_home
 
 st.title("Data")
 SOURCES = ["Demo (synthetic)", "A folder", "Upload a zip", "Download Cats vs Dogs"]
-source = st.radio("Where are your images?", SOURCES, horizontal=True, key="data_source")
+active = labui.active_dataset()  # the radio opens on it: any other set is a folder now
+source = st.radio(
+    "Where are your images?", SOURCES, index=0 if active == labui.DEMO else 1, horizontal=True,
+    key="data_source",
+)  # fmt: skip
 chosen = None  # the dataset spec to activate, when a button says so
 
 if source == SOURCES[0]:
@@ -28,7 +32,8 @@ elif source == SOURCES[1]:
         f"add more with the environment variable `{dataroots.ALLOWED_DIRS_ENV}`."
     )
     found = [str(p) for p in dataroots.local_datasets()]
-    picked = st.selectbox("Folders found", found, index=None, key="data_found")
+    here = found.index(active) if active in found else None
+    picked = st.selectbox("Folders found", found, index=here, key="data_found")
     typed = st.text_input("…or type a path", key="data_path")
     if st.button("Use this folder", key="data_use_folder", disabled=not (typed or picked)):
         try:
@@ -63,7 +68,7 @@ else:
             labui.show_error(exc)
 
 if chosen is not None:
-    st.session_state[labui.ACTIVE_DATASET] = chosen
+    labui.set_active_dataset(chosen)  # remembered in the app home: reloads keep it
     labui.forget_dataset(chosen)
     st.rerun()  # the sidebar shows the new choice
 

@@ -72,3 +72,14 @@ def test_sidebar_shows_the_running_run(monkeypatch):
     assert not at.exception
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
     assert "busy" in sidebar and "epoch 2/3" in sidebar
+
+
+def test_sidebar_names_the_dataset_without_its_path(tmp_path):
+    folder = tmp_path / "a_rather_long_folder_name_for_cats_and_dogs"
+    folder.mkdir()
+    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.session_state["ldl_active_dataset"] = str(folder)
+    at.run()
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "**Dataset:** a_rather_long_folder_name_for_cats_and_dogs" in sidebar
+    assert str(tmp_path) not in sidebar  # the path is in the tooltip, not broken mid-word

@@ -180,11 +180,3 @@ def _walk_through(page, app_url: str, picture: Path) -> None:
     page.locator(".st-key-predict_probabilities_0 [data-testid=stVegaLiteChart]").wait_for()
     _idle(page)
     _shot(page, "predict")
-
-
-def test_screenshots_for_readme_are_small():
-    """The README's screenshots (copied from a good run of the test above) stay small."""
-    docs = PROJECT_ROOT / "docs" / "screenshots"
-    assert (docs / "train.png").is_file(), "the README shows docs/screenshots/train.png"
-    for png in docs.glob("*.png"):
-        assert png.stat().st_size <= 300_000, png
