@@ -29,6 +29,30 @@ def blog_reference_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def lab_vs_blog_table(measured: list) -> pd.DataFrame:
+    """The blog's accuracies beside the lab's own run of the same experiment.
+
+    Args:
+        measured: `core.lab_results.MeasuredRow`s (the lab's 2000 / 800 cats-vs-dogs run);
+            a method without a row is left empty.
+    """
+    by_method = {row.method: row for row in measured}
+    rows = []
+    for method, (_, low, high) in BLOG_REFERENCE.items():
+        row = by_method.get(method)
+        rows.append(
+            {
+                "method": method,
+                "the blog": f"{low:.2f}" if low == high else f"{low:.2f}–{high:.2f}",
+                "this lab": None if row is None else f"{row.val_accuracy:.3f}",
+                "95% interval": None if row is None else f"{row.ci_low:.3f}–{row.ci_high:.3f}",
+                "lab's network": None if row is None else (row.backbone or "small CNN"),
+                "epochs": None if row is None else row.epochs,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def runs_table(records: list) -> pd.DataFrame:
     """One row per run (`RunRecord`s from the store) with the figures worth comparing.
 
