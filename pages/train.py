@@ -26,7 +26,7 @@ method = st.radio(
     "Method", list(labui.METHODS), format_func=lambda m: labui.METHODS[m][0], horizontal=True,
     key="train_method",
 )  # fmt: skip
-st.markdown(labui.METHODS[method][1])
+st.caption(labui.METHODS[method][1])
 defaults = TrainConfig.defaults(method)
 k = f"_{method}"  # per-method keys: switching method brings back that method's defaults
 values, ok, random_weights = {}, True, False
@@ -65,9 +65,9 @@ else:
         col3.warning(where)
     random_weights = col3.checkbox("Use random weights instead", key="train_random" + k)
     values["pretrained"] = not random_weights
-if method == "bottleneck":
-    values["head"] = col3.radio("Top model", ["flatten", "gap"], horizontal=True, key="train_head")
-    values["augment_copies"] = col3.number_input(
+if method == "bottleneck":  # columns 1 and 2 are shorter: the network's column is full
+    values["head"] = col2.radio("Top model", ["flatten", "gap"], horizontal=True, key="train_head")
+    values["augment_copies"] = col1.number_input(
         "Augmented copies per image", 0, 10, 0, key="train_copies"
     )
 if method == "finetune":
@@ -79,10 +79,10 @@ if method == "finetune":
         else runs_view.run_title(tops[i]),
         help="Finished bottleneck runs with this network, image size, weights and classes.",
     )  # fmt: skip
-    values["unfreeze_blocks"] = col3.number_input(
+    values["unfreeze_blocks"] = col1.number_input(
         "Blocks to unfreeze", 1, 5, 1, key="train_unfreeze"
     )
-    values["train_batchnorm"] = col3.checkbox("Train BatchNorm parameters", key="train_bn")
+    values["train_batchnorm"] = col2.checkbox("Train BatchNorm parameters", key="train_bn")
 with st.expander("More options"):
     values["seed"] = st.number_input("Seed", 0, 2**31 - 1, defaults.seed, key="train_seed")
     values["checkpoint_best"] = st.checkbox("Keep the best epoch's weights", key="train_best")
