@@ -59,8 +59,9 @@ else:
         format_func=lambda b: choice_label(b, size), key="train_backbone" + k,
     )  # fmt: skip
     ok, where = weights_status(values["backbone"], size, remedy="tick 'Use random weights instead'")
-    if ok:
-        col3.caption(f"ImageNet weights: {where}")
+    if ok:  # the file's path is in the tooltip: a long path would break mid-word
+        found = "downloaded on first use" if where.startswith("downloadable") else "present"
+        col3.caption(f"ImageNet weights: {found}", help=where)
     else:
         col3.warning(where)
     random_weights = col3.checkbox("Use random weights instead", key="train_random" + k)

@@ -218,3 +218,18 @@ def test_queueing_the_blogs_experiments_shows_a_time_and_needs_a_confirmation(mo
     at.button(key="train_blog").click().run()
     assert not at.exception and len(queued) == 1
     assert at.session_state["ldl_watch_run"] == 7  # the page follows the first queued run
+
+
+def test_a_direct_url_on_a_fresh_server_gets_the_shell(monkeypatch):
+    """Defect 3: `/train` before anyone opened `/` ran pages/train.py alone (Streamlit's
+    legacy `pages/` mode, on until the first `st.navigation` call in the process)."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    monkeypatch.setattr(PagesManager, "uses_pages_directory", True)  # as a fresh server
+    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Train"
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "**Dataset:**" in sidebar and "**Runner:**" in sidebar  # the shell's sidebar
+    assert PagesManager.uses_pages_directory is False

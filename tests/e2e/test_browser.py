@@ -189,6 +189,9 @@ def _walk_through(page, app_url: str, picture: Path, pets: Path) -> None:
     _idle(page)
     _no_repr(page)
     _shot(page, "augment")
+    page.locator(".st-key-augment_use").evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(500)
+    _shot(page, "augment_code")  # the buttons' labels and the generated code, uncut
 
     # Train: one epoch at 32 px on the demo; its chart appears, then its result.
     _go(page, "Train")
@@ -209,6 +212,10 @@ def _walk_through(page, app_url: str, picture: Path, pets: Path) -> None:
     page.locator(".st-key-train_start").evaluate("e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(500)
     _shot(page, "train")
+    page.get_by_text("Queue the blog's three experiments").click()
+    page.locator(".st-key-train_blog_confirm").wait_for()
+    assert page.locator(".st-key-train_blog button").is_disabled()  # not before a confirmation
+    _shot(page, "train_blog")
 
     _go(page, "Compare")
     page.get_by_text("Validation accuracy").first.wait_for()
