@@ -308,7 +308,7 @@ def blog_queue(spec: str, config, backbone: str | None, augment: dict | None, n_
     Returns the queued run ids once the user confirmed and pressed the button, else None.
     """
     from core import estimate, runner
-    from core.backbones import default_backbone
+    from core.backbones import BACKBONES, default_backbone
     from core.lab_results import queue_seconds
     from core.training import TrainConfig
 
@@ -326,7 +326,8 @@ def blog_queue(spec: str, config, backbone: str | None, augment: dict | None, n_
     seconds, basis = queue_seconds(plan, n_train, history)
     length = "an unknown time" if seconds is None else f"about {format_seconds(seconds)}"
     st.markdown(
-        f"Scratch, then bottleneck features of {backbone}, then fine-tuning on that top, "
+        f"Scratch, then bottleneck features of {BACKBONES[backbone].label}, then fine-tuning "
+        "on that top, "
         f"each for the blog's {plan[0].epochs} epochs at {config.image_size} px: "
         f"**{length}** of training ({basis}), one run after the other in the background."
     )

@@ -81,5 +81,5 @@ def queue_seconds(configs: list, n_train: int, history: dict) -> tuple[float | N
             scaled.append(config.method)
         total += per_epoch * config.epochs
     if scaled:
-        return total, "scaled from the lab's own 2-core CPU run (" + ", ".join(scaled) + ")"
+        return total, "a rough figure: " + " and ".join(scaled) + " scaled from the lab's own run"
     return total, "from earlier runs on this dataset"
