@@ -46,11 +46,17 @@ def lab_vs_blog_table(measured: list) -> pd.DataFrame:
                 "the blog": f"{low:.2f}" if low == high else f"{low:.2f}–{high:.2f}",
                 "this lab": None if row is None else f"{row.val_accuracy:.3f}",
                 "95% interval": None if row is None else f"{row.ci_low:.3f}–{row.ci_high:.3f}",
-                "lab's network": None if row is None else (row.backbone or "small CNN"),
+                "lab's network": None if row is None else _network(row.backbone),
                 "epochs": None if row is None else row.epochs,
             }
         )
     return pd.DataFrame(rows)
+
+
+def _network(backbone: str | None) -> str:
+    from core.backbones import BACKBONES
+
+    return BACKBONES[backbone].label if backbone in BACKBONES else (backbone or "small CNN")
 
 
 def runs_table(records: list) -> pd.DataFrame:
