@@ -1,6 +1,7 @@
 """The Train page: methods and their defaults, and a real run in the background worker."""
 
 import os
+import sys
 import time
 
 import pytest
@@ -225,7 +226,9 @@ def test_a_direct_url_on_a_fresh_server_gets_the_shell(monkeypatch):
     legacy `pages/` mode, on until the first `st.navigation` call in the process)."""
     from streamlit.runtime.pages_manager import PagesManager
 
-    monkeypatch.setattr(PagesManager, "uses_pages_directory", True)  # as a fresh server
+    # A fresh server: the legacy mode is on and no page has imported labui yet.
+    monkeypatch.setattr(PagesManager, "uses_pages_directory", True)
+    monkeypatch.delitem(sys.modules, "labui", raising=False)
     at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
     at.switch_page("pages/train.py").run()
     assert not at.exception
