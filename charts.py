@@ -5,19 +5,34 @@ import pandas as pd
 
 from core.runs_view import BLOG_REFERENCE
 
-_SPLIT_DASH = alt.StrokeDash(
-    "split:N", scale=alt.Scale(domain=["training", "validation"], range=[[4, 3], [1, 0]])
+SPLITS = ["training", "validation"]
+# Training orange and dashed, validation blue and solid: told apart by colour and by line.
+SPLIT_COLORS = ["#e8730c", "#1f5fa8"]
+SPLIT_DASHES = [[6, 3], [1, 0]]
+# A legend whose symbols are short lines, so that it shows the dash as well as the colour.
+_LINE_LEGEND = alt.Legend(
+    title=None, orient="top", symbolType="stroke", symbolStrokeWidth=3, symbolSize=400
 )
 
 
-def epoch_curves(frame: pd.DataFrame, by_run: bool = False) -> alt.Chart:
-    """Loss and accuracy per epoch, training (dashed) vs validation (solid), side by side.
+def _split_dash(legend: alt.Legend = _LINE_LEGEND) -> alt.StrokeDash:
+    return alt.StrokeDash(
+        "split:N", scale=alt.Scale(domain=SPLITS, range=SPLIT_DASHES), legend=legend
+    )
+
+
+def epoch_curves(frame: pd.DataFrame, by_run: bool = False) -> alt.FacetChart:
+    """Loss and accuracy per epoch, training (orange, dashed) vs validation (blue, solid).
 
     Args:
         frame: `runs_view.epoch_frame` output (with a "run" column when `by_run`).
-        by_run: colour by run (overlay of several runs) instead of by split.
+        by_run: colour by run (overlay of several runs); the dash still tells the split.
     """
-    color = alt.Color("run:N" if by_run else "split:N", title=None)
+    if by_run:
+        color = alt.Color("run:N", title=None, legend=alt.Legend(orient="top"))
+    else:  # same field and title as the dash: Vega-Lite draws one legend showing both
+        color = alt.Color("split:N", scale=alt.Scale(domain=SPLITS, range=SPLIT_COLORS))
+        color = color.legend(_LINE_LEGEND)
     tooltip = ["run:N"] if by_run else []
     base = alt.Chart(frame).mark_line(point=True)
     return (
@@ -25,7 +40,7 @@ def epoch_curves(frame: pd.DataFrame, by_run: bool = False) -> alt.Chart:
             x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
             color=color,
-            strokeDash=_SPLIT_DASH,
+            strokeDash=_split_dash(),
             tooltip=[*tooltip, "split:N", "epoch:Q", alt.Tooltip("value:Q", format=".4f")],
         )
         .properties(width=320, height=220)
@@ -34,18 +49,20 @@ def epoch_curves(frame: pd.DataFrame, by_run: bool = False) -> alt.Chart:
     )
 
 
-def batch_curves(frame: pd.DataFrame) -> alt.Chart:
-    """Running loss and accuracy per batch within the current epoch."""
+def batch_curves(frame: pd.DataFrame) -> alt.FacetChart:
+    """Running loss and accuracy per batch within the current epoch, each on its own axis."""
     return (
         alt.Chart(frame)
         .mark_line()
         .encode(
             x=alt.X("batch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
-            color=alt.Color("metric:N", title=None),
+            color=alt.Color("metric:N", legend=None),
             tooltip=["metric:N", "batch:Q", alt.Tooltip("value:Q", format=".4f")],
         )
-        .properties(height=200)
+        .properties(width=320, height=160)
+        .facet(column=alt.Column("metric:N", title=None, sort=["loss", "accuracy"]))
+        .resolve_scale(y="independent")
     )
 
 
@@ -70,7 +87,7 @@ def overlay_with_reference(
         )
     )
     if len(splits) > 1:  # one line style per split, and a legend saying which is which
-        lines = lines.encode(strokeDash=_SPLIT_DASH.title(None))
+        lines = lines.encode(strokeDash=_split_dash())
     if metric != "accuracy":
         return lines.properties(height=300)
     ref = pd.DataFrame(

@@ -7,18 +7,43 @@ page that does not need TensorFlow never loads it.
 """
 
 import contextlib
+import dataclasses
 import json
 import logging
+from pathlib import Path
 
 import streamlit as st
 
 from core import runs_view
 from core.errors import LabError
 from core.paths import app_home
+from core.preferences import load_preferences, save_preferences
 
-# Cross-page state (no widget owns these keys).
+
+def _leave_legacy_pages() -> None:
+    """Make the entry script's `st.navigation` the app's shell from the very first request.
+
+    Streamlit treats a `pages/` folder beside the entry script as a legacy multipage
+    app until the first `st.navigation` call in the process: a direct URL such as
+    `/train` on a fresh server would run `pages/train.py` alone, without the shell
+    (lowercase file names as navigation, no sidebar status, narrow layout). Every
+    page imports this module first, so switching that mode off here and rerunning
+    renders the shell (which then runs the page the URL names).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_legacy_pages()
+
+# Cross-page state (no widget owns these keys), restored from the app home's
+# preferences file on a session's first read.
 ACTIVE_DATASET = "ldl_active_dataset"  # "demo" or a dataset folder path (str)
 ACTIVE_AUGMENT = "ldl_active_augment"  # AugmentConfig as JSON (str)
+RESTORE_NOTE = "ldl_restore_note"  # why the remembered dataset could not be restored
 WATCH_RUN = "ldl_watch_run"  # id of the run the Train page follows (int)
 ESTIMATES = "ldl_epoch_estimates"  # TrainConfig JSON -> EpochEstimate measured this session
 
@@ -52,15 +77,57 @@ METHODS = {
 }
 
 
+def _restore() -> None:
+    """A new session (reload, new tab, restarted server) starts on the remembered choices."""
+    if ACTIVE_DATASET in st.session_state and ACTIVE_AUGMENT in st.session_state:
+        return
+    prefs = load_preferences()
+    if ACTIVE_DATASET not in st.session_state:
+        st.session_state[ACTIVE_DATASET] = prefs.dataset
+        st.session_state[RESTORE_NOTE] = prefs.note
+    st.session_state.setdefault(ACTIVE_AUGMENT, prefs.augment)
+
+
+def _remember(**changes) -> None:
+    prefs = load_preferences()
+    prefs = dataclasses.replace(prefs, dataset=active_dataset(), augment=active_augment_json())
+    save_preferences(dataclasses.replace(prefs, **changes))
+
+
 def active_dataset() -> str:
     """The dataset chosen on the Data page: "demo" (the default) or a folder path."""
-    return st.session_state.get(ACTIVE_DATASET, DEMO)
+    _restore()
+    return st.session_state[ACTIVE_DATASET]
+
+
+def set_active_dataset(spec: str) -> None:
+    """Make `spec` the active dataset for this session and the next ones."""
+    st.session_state[ACTIVE_DATASET] = spec
+    st.session_state[RESTORE_NOTE] = None
+    _remember(dataset=spec)
+
+
+def dataset_label(spec: str) -> str:
+    """A dataset's short name for the sidebar and captions: its folder's name."""
+    return "demo (synthetic)" if spec == DEMO else Path(spec).name
+
+
+def active_augment_json() -> str | None:
+    """The active augmentation settings as JSON, or None when none were chosen."""
+    _restore()
+    return st.session_state[ACTIVE_AUGMENT]
 
 
 def active_augment() -> dict | None:
     """The augmentation settings chosen on the Augment page, or None when none were chosen."""
-    raw = st.session_state.get(ACTIVE_AUGMENT)
+    raw = active_augment_json()
     return json.loads(raw) if raw else None
+
+
+def set_active_augment(config_json: str) -> None:
+    """Make these augmentation settings (JSON) the ones training uses, now and later."""
+    st.session_state[ACTIVE_AUGMENT] = config_json
+    _remember(augment=config_json)
 
 
 def describe_augment(settings: dict | None) -> str:
@@ -163,9 +230,24 @@ def picture(source):
     return open_rgb(source)
 
 
+# Core messages name the CLI's flags; on a page, the control that does the same.
+_PAGE_WORDS = {
+    "train without pretrained weights (--no-pretrained)": "tick 'Use random weights instead'",
+    "train with --no-pretrained": "tick 'Use random weights instead'",
+    "--no-pretrained": "'Use random weights instead'",
+}
+
+
+def page_words(message: str) -> str:
+    """A core message worded for the page: the tick box, not the command-line flag."""
+    for cli, page in _PAGE_WORDS.items():
+        message = message.replace(cli, page)
+    return message
+
+
 def show_error(exc: Exception) -> None:
     """Show a core error in plain words (its message is one sentence)."""
-    st.error(str(exc), icon="⚠️")
+    st.error(page_words(str(exc)), icon="⚠️")
 
 
 def show_unexpected(action: str, exc: Exception) -> None:
@@ -203,7 +285,9 @@ def _sidebar_state() -> None:
     from core.runner import worker_state
 
     spec = active_dataset()
-    st.markdown(f"**Dataset:** {'demo (synthetic)' if spec == DEMO else spec}")
+    st.markdown(f"**Dataset:** {dataset_label(spec)}", help=None if spec == DEMO else spec)
+    if st.session_state.get(RESTORE_NOTE):
+        st.warning(st.session_state[RESTORE_NOTE])
     st.markdown(f"**Augmentation:** {describe_augment(active_augment())}")
     state = worker_state(run_store())
     if state.running is not None:
@@ -333,3 +417,42 @@ def build_dataset_form() -> str | None:
     st.session_state[BUILD_SKIPPED] = built.skipped
     st.session_state.pop(BUILD_SHOTS, None)
     return str(built.path)
+
+
+# --- Train page ----------------------------------------------------------------
+def blog_queue(spec: str, config, backbone: str | None, augment: dict | None, n_train: int, store):
+    """The blog's three experiments: their rough total time, a confirmation, then a button.
+
+    Returns the queued run ids once the user confirmed and pressed the button, else None.
+    """
+    from core import estimate, runner
+    from core.backbones import BACKBONES, default_backbone
+    from core.lab_results import queue_seconds
+    from core.training import TrainConfig
+
+    backbone = backbone or default_backbone(config.image_size)
+    plan = [
+        TrainConfig.defaults(m, image_size=config.image_size, backbone=backbone)
+        for m in ("scratch", "bottleneck", "finetune")
+    ]
+    records = store.list_runs()
+    history = {}
+    for c in plan:
+        guess = estimate.from_history(records, c.method, backbone, spec, c.image_size)
+        if guess is not None:
+            history[c.method] = guess.seconds_per_epoch
+    seconds, basis = queue_seconds(plan, n_train, history)
+    length = "an unknown time" if seconds is None else f"about {format_seconds(seconds)}"
+    st.markdown(
+        f"Scratch, then bottleneck features of {BACKBONES[backbone].label}, then fine-tuning "
+        "on that top, "
+        f"each for the blog's {plan[0].epochs} epochs at {config.image_size} px: "
+        f"**{length}** of training ({basis}), one run after the other in the background."
+    )
+    sure = st.checkbox(f"Yes, train for {length}", key="train_blog_confirm")
+    if not st.button("Queue the three runs", key="train_blog", disabled=not sure):
+        return None
+    return runner.queue_blog_experiments(
+        spec, image_size=config.image_size, backbone=backbone,
+        pretrained=config.pretrained, augment=augment, store=store,
+    )  # fmt: skip

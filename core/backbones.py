@@ -240,8 +240,19 @@ def can_download() -> bool:
     return _network_reachable()
 
 
-def weights_status(name: str, image_size: int | None = None) -> tuple[bool, str]:
+CLI_REMEDY = "train without pretrained weights (--no-pretrained)"
+
+
+def weights_status(
+    name: str, image_size: int | None = None, remedy: str = CLI_REMEDY
+) -> tuple[bool, str]:
     """Whether ImageNet weights for `name` can be used, and where they come from.
+
+    Args:
+        name: a key of `BACKBONES`.
+        image_size: the planned input size (default: the backbone's).
+        remedy: the last way out named when the weights are missing, worded for
+            where the message is shown (the CLI's flag, the page's tick box).
 
     Returns:
         `(True, "<path>")` when the file is in the Keras cache,
@@ -259,9 +270,27 @@ def weights_status(name: str, image_size: int | None = None) -> tuple[bool, str]
     return False, (
         f"ImageNet weights for {backbone.label} ({file}) are not in the Keras cache "
         f"{keras_cache_dir()} and cannot be downloaded (offline): put the file there, "
-        "point KERAS_HOME at a folder whose models/ has it, or train without "
-        "pretrained weights (--no-pretrained)."
+        f"point KERAS_HOME at a folder whose models/ has it, or {remedy}."
     )
+
+
+def default_backbone(image_size: int | None = None) -> str:
+    """The backbone to propose: the first whose ImageNet weights are in the Keras cache,
+    else the first downloadable one (online), else the first of the registry."""
+    names = list(BACKBONES)
+    present = [n for n in names if find_weights(n, image_size or BACKBONES[n].default_size)]
+    return present[0] if present else names[0]  # online, every file is downloadable
+
+
+def choice_label(name: str, image_size: int | None = None) -> str:
+    """The backbone's name for a picker, marked when its ImageNet weights are not here:
+    "VGG16 (weights absent)", "ResNet50 (weights download on first use)"."""
+    backbone = get_backbone(name)
+    if find_weights(name, image_size or backbone.default_size):
+        return backbone.label
+    if can_download():
+        return f"{backbone.label} (weights download on first use)"
+    return f"{backbone.label} (weights absent)"
 
 
 def _download(backbone: Backbone, size: int) -> Path:

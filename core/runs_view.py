@@ -30,6 +30,36 @@ def blog_reference_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def lab_vs_blog_table(measured: list) -> pd.DataFrame:
+    """The blog's accuracies beside the lab's own run of the same experiment.
+
+    Args:
+        measured: `core.lab_results.MeasuredRow`s (the lab's 2000 / 800 cats-vs-dogs run);
+            a method without a row is left empty.
+    """
+    by_method = {row.method: row for row in measured}
+    rows = []
+    for method, (_, low, high) in BLOG_REFERENCE.items():
+        row = by_method.get(method)
+        rows.append(
+            {
+                "method": method,
+                "the blog": f"{low:.2f}" if low == high else f"{low:.2f}–{high:.2f}",
+                "this lab": None if row is None else f"{row.val_accuracy:.3f}",
+                "95% interval": None if row is None else f"{row.ci_low:.3f}–{row.ci_high:.3f}",
+                "lab's network": None if row is None else _network(row.backbone),
+                "epochs": None if row is None else row.epochs,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _network(backbone: str | None) -> str:
+    from core.backbones import BACKBONES
+
+    return BACKBONES[backbone].label if backbone in BACKBONES else (backbone or "small CNN")
+
+
 def runs_table(records: list) -> pd.DataFrame:
     """One row per run (`RunRecord`s from the store) with the figures worth comparing.
 
@@ -286,10 +316,13 @@ def prediction_frame(results: dict[str, list]) -> pd.DataFrame:
 
 
 def format_seconds(seconds: float | None) -> str:
-    """`75` -> "1 min 15 s"; None -> "—"."""
+    """`75` -> "1 min 15 s", `7830` -> "2 h 10 min"; None -> "—"."""
     if seconds is None:
         return "—"
     minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
@@ -310,3 +343,11 @@ def watched_run(records: list, preferred: int | None):
     running = [r for r in records if r.status == "running"]
     chosen = [r for r in records if r.id == preferred]
     return (running or chosen or records or [None])[0]
+
+
+def run_title(record) -> str:
+    """ "Run #3 · scratch", plus the run's name when it is not the default "scratch #3"."""
+    title = f"Run #{record.id} · {record.method}"
+    if record.name and record.name != f"{record.method} #{record.id}":
+        title += f" · {record.name}"
+    return title

@@ -350,7 +350,7 @@ def _finetune(run: _Run) -> str:
         top_run = _train_stage1(run)
         if top_run is None:
             return "stopped"
-    record = _check_top_run(config, run.store, top_run)
+    record = check_top_run(dataclasses.replace(config, top_run=top_run), run.store)
     _load_data(run)
     base = backbones.build_base(config.backbone, config.image_size, config.pretrained)
     top_config = record.config
@@ -409,28 +409,25 @@ def _train_stage1(run: _Run) -> int | None:
     return stage_id if record.status == "finished" else None
 
 
-def _check_top_run(config: TrainConfig, store, top_run: int):
+def check_top_run(config: TrainConfig, store):
+    """The record of `config.top_run`, if its top model fits this fine-tuning run.
+
+    The rule is `core.top_runs.top_run_problem` (the Train page lists runs by it too);
+    the classes are those of `config.data` (a folder listing, no image decoded).
+
+    Raises:
+        RunError: one sentence naming the run and why it does not fit.
+    """
+    from core.top_runs import refusal, top_run_problem
+
+    top_run = config.top_run
+    class_names = _load_dataset(config).class_names
     record = store.get(top_run)
-    problems = [
-        (record.method == "bottleneck", "is not a bottleneck run"),
-        (record.status == "finished", f"is {record.status}, not finished"),
-        (record.backbone == config.backbone, f"used backbone {record.backbone}"),
-        (
-            record.config.get("image_size") == config.image_size,
-            f"used {record.config.get('image_size')} px images",
-        ),
-        (
-            bool(record.pretrained) == bool(config.pretrained),
-            "differs in pretrained weights",
-        ),
-        ((store.run_dir(top_run) / TOP_WEIGHTS).is_file(), f"has no {TOP_WEIGHTS}"),
-    ]
-    for ok, why in problems:
-        if not ok:
-            raise RunError(
-                f"Run {top_run} cannot provide the top model: it {why} "
-                f"(this run: {config.backbone}, {config.image_size} px)."
-            )
+    problem = top_run_problem(record, config, class_names)
+    if problem is None and not (store.run_dir(top_run) / TOP_WEIGHTS).is_file():
+        problem = f"has no {TOP_WEIGHTS}"
+    if problem is not None:
+        raise RunError(refusal(top_run, problem, config))
     return record
 
 

@@ -33,7 +33,7 @@ def _new_draw() -> None:
 
 # First visit (or back from another page): the draft, the active settings, or the blog's.
 if "augment_zoom" not in st.session_state:
-    saved = st.session_state.get(labui.AUGMENT_DRAFT) or st.session_state.get(labui.ACTIVE_AUGMENT)
+    saved = st.session_state.get(labui.AUGMENT_DRAFT) or labui.active_augment_json()
     _load(AugmentConfig.from_json(saved) if saved else PRESETS["blog: preview"])
 current = AugmentConfig.from_dict({f: st.session_state[f"augment_{f}"] for f in FIELDS})
 st.session_state["augment_preset"] = preset_name(current) or CUSTOM
@@ -64,18 +64,21 @@ with controls:
             step=knob.step,
             key=f"augment_{knob.field}",
             help=knob.help,
+            format="%.0f°" if knob.field.endswith("_degrees") else None,
             disabled=knob.field == "fill_value"
             and st.session_state["augment_fill_mode"] != "constant",
         )
     values["horizontal_flip"] = st.checkbox(
-        "Horizontal flip (mirror left-right, half the time)",
+        "Horizontal flip",
         key="augment_horizontal_flip",
-        help="Fine for cats and dogs: a mirrored cat is still a cat. Not for text or digits.",
+        help="Mirror left-right, half the time. Fine for cats and dogs: a mirrored cat is "
+        "still a cat. Not for text or digits.",
     )
     values["vertical_flip"] = st.checkbox(
-        "Vertical flip (upside down, half the time)",
+        "Vertical flip",
         key="augment_vertical_flip",
-        help="Only for pictures without an up, such as microscope slides or satellite views.",
+        help="Upside down, half the time. Only for pictures without an up, such as "
+        "microscope slides or satellite views.",
     )
     values["fill_mode"] = st.selectbox(
         "Fill mode (pixels from outside the picture)",
@@ -90,7 +93,7 @@ with grid:
     image, caption = None, ""
     upload = st.file_uploader(
         "Your own picture (optional)", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"],
-        key="augment_upload",
+        key="augment_upload", max_upload_size=20,
     )  # fmt: skip
     if upload is not None:
         try:
@@ -123,20 +126,24 @@ with grid:
     tiles = [(v, f"draw {seed}.{i + 1}") for i, v in enumerate(variants)]
     labui.image_grid([(image, f"original: {caption}"), *tiles], columns=5)
     draw, use, download = st.columns(3)
-    draw.button("New random draw", key="augment_redraw", on_click=_new_draw)
-    if use.button("Use these settings for training", key="augment_use", type="primary"):
-        st.session_state[labui.ACTIVE_AUGMENT] = config.to_json()
+    draw.button("New draw", key="augment_redraw", on_click=_new_draw, help="Nine new random draws.")
+    if use.button(
+        "Use for training", key="augment_use", type="primary",
+        help="The Train page will augment with these settings (remembered across visits).",
+    ):  # fmt: skip
+        labui.set_active_augment(config.to_json())
         st.success(f"The Train page will use these settings ({preset_name(config) or 'custom'}).")
     download.download_button(
-        "Download these pictures (zip)",
+        "Download (zip)",
         data=functools.partial(previews_zip, variants, "augmented", image),
         file_name="augmented.zip",
         mime="application/zip",
         key="augment_zip",
         on_click="ignore",
-        help="The blog's save_to_dir trick: look at the variants before training on them.",
+        help="These pictures as a zip: the blog's save_to_dir trick, to look at the "
+        "variants before training on them.",
     )
     keras_tab, legacy_tab = st.tabs(["Keras 3 layers", "ImageDataGenerator (Keras 2, the blog)"])
-    keras_tab.code(keras_code(config), language="python")
-    legacy_tab.code(legacy_code(config), language="python")
+    keras_tab.code(keras_code(config), language="python", wrap_lines=True)
+    legacy_tab.code(legacy_code(config), language="python", wrap_lines=True)
 st.session_state[labui.AUGMENT_DRAFT] = config.to_json()

@@ -12,7 +12,11 @@ st.title("Data")
 SOURCES = [
     "Demo (synthetic)", "A folder", "Upload a zip", "Download Cats vs Dogs", "Build one here"
 ]  # fmt: skip
-source = st.radio("Where are your images?", SOURCES, horizontal=True, key="data_source")
+active = labui.active_dataset()  # the radio opens on it: any other set is a folder now
+source = st.radio(
+    "Where are your images?", SOURCES, index=0 if active == labui.DEMO else 1, horizontal=True,
+    key="data_source",
+)  # fmt: skip
 chosen = None  # the dataset spec to activate, when a button says so
 
 if source == SOURCES[0]:
@@ -29,7 +33,8 @@ elif source == SOURCES[1]:
         f"add more with the environment variable `{dataroots.ALLOWED_DIRS_ENV}`."
     )
     found = [str(p) for p in dataroots.local_datasets()]
-    picked = st.selectbox("Folders found", found, index=None, key="data_found")
+    here = found.index(active) if active in found else None
+    picked = st.selectbox("Folders found", found, index=here, key="data_found")
     typed = st.text_input("…or type a path", key="data_path")
     if st.button("Use this folder", key="data_use_folder", disabled=not (typed or picked)):
         with labui.errors_shown("Opening the folder"):
@@ -59,7 +64,7 @@ else:
             chosen = str(download_cats_vs_dogs(progress=_show))
 
 if chosen is not None:
-    st.session_state[labui.ACTIVE_DATASET] = chosen
+    labui.set_active_dataset(chosen)  # remembered in the app home: reloads keep it
     labui.forget_dataset(chosen)
     st.rerun()  # the sidebar shows the new choice
 

@@ -7,20 +7,26 @@ import streamlit as st
 import charts
 import labui
 from core import estimate, runner, runs_view
-from core.backbones import BACKBONES, weights_status
+from core.backbones import BACKBONES, choice_label, default_backbone, weights_status
 from core.errors import LabError
+from core.top_runs import compatible_top_runs
 from core.training import OPTIMIZERS, TrainConfig
 
 st.title("Train")
 store = labui.run_store()
 spec = labui.active_dataset()
 ds = labui.dataset_or_stop(spec)
+n_train, n_val = len(ds.splits["train"]), len(ds.splits["validation"])
+st.markdown(
+    f"Training on **{labui.dataset_label(spec)}**: {n_train} training / {n_val} validation "
+    f"images, classes {', '.join(ds.class_names)} (change it on the Data page)."
+)
 
 method = st.radio(
     "Method", list(labui.METHODS), format_func=lambda m: labui.METHODS[m][0], horizontal=True,
     key="train_method",
 )  # fmt: skip
-st.markdown(labui.METHODS[method][1])
+st.caption(labui.METHODS[method][1])
 defaults = TrainConfig.defaults(method)
 k = f"_{method}"  # per-method keys: switching method brings back that method's defaults
 values, ok, random_weights = {}, True, False
@@ -47,33 +53,37 @@ if method == "scratch":
         "L2 weight decay", 0.0, 1.0, defaults.l2, format="%.4f", key="train_l2"
     )
 else:
-    names = list(BACKBONES)
+    names, size = list(BACKBONES), values["image_size"]
     values["backbone"] = col3.selectbox(
-        "Pretrained network", names, names.index(defaults.backbone),
-        format_func=lambda b: BACKBONES[b].label, key="train_backbone" + k,
+        "Pretrained network", names, names.index(default_backbone(size)),
+        format_func=lambda b: choice_label(b, size), key="train_backbone" + k,
     )  # fmt: skip
-    ok, where = weights_status(values["backbone"], values["image_size"])
-    col3.caption(f"ImageNet weights: {where}") if ok else col3.warning(where)
+    ok, where = weights_status(values["backbone"], size, remedy="tick 'Use random weights instead'")
+    if ok:  # the file's path is in the tooltip: a long path would break mid-word
+        found = "downloaded on first use" if where.startswith("downloadable") else "present"
+        col3.caption(f"ImageNet weights: {found}", help=where)
+    else:
+        col3.warning(where)
     random_weights = col3.checkbox("Use random weights instead", key="train_random" + k)
     values["pretrained"] = not random_weights
-if method == "bottleneck":
-    values["head"] = col3.radio("Top model", ["flatten", "gap"], horizontal=True, key="train_head")
-    values["augment_copies"] = col3.number_input(
+if method == "bottleneck":  # columns 1 and 2 are shorter: the network's column is full
+    values["head"] = col2.radio("Top model", ["flatten", "gap"], horizontal=True, key="train_head")
+    values["augment_copies"] = col1.number_input(
         "Augmented copies per image", 0, 10, 0, key="train_copies"
     )
 if method == "finetune":
-    tops = [
-        r.id for r in store.list_runs()
-        if r.method == "bottleneck" and r.status == "finished" and r.backbone == values["backbone"]
-    ]  # fmt: skip
+    wanted = dataclasses.replace(defaults, **values)
+    tops = {r.id: r for r in compatible_top_runs(store.list_runs(), wanted, ds.class_names)}
     values["top_run"] = col3.selectbox(
-        "Top model from run", [None, *tops], key="train_top",
-        format_func=lambda i: "train one first (stage 1)" if i is None else f"run #{i}",
+        "Top model from run", [*tops, None], key="train_top",
+        format_func=lambda i: "none: train one first (stage 1)" if i is None
+        else runs_view.run_title(tops[i]),
+        help="Finished bottleneck runs with this network, image size, weights and classes.",
     )  # fmt: skip
-    values["unfreeze_blocks"] = col3.number_input(
+    values["unfreeze_blocks"] = col1.number_input(
         "Blocks to unfreeze", 1, 5, 1, key="train_unfreeze"
     )
-    values["train_batchnorm"] = col3.checkbox("Train BatchNorm parameters", key="train_bn")
+    values["train_batchnorm"] = col2.checkbox("Train BatchNorm parameters", key="train_bn")
 with st.expander("More options"):
     values["seed"] = st.number_input("Seed", 0, 2**31 - 1, defaults.seed, key="train_seed")
     values["checkpoint_best"] = st.checkbox("Keep the best epoch's weights", key="train_best")
@@ -89,10 +99,9 @@ source = (
 st.caption(f"Augmentation: {labui.describe_augment(values['augment'])} ({source}).")
 config = dataclasses.replace(defaults, data=spec, **values)
 if config.uses_backbone and not (ok or random_weights):
-    st.info("Add the ImageNet weights file, or tick 'Use random weights instead' to train anyway.")
+    st.info("Pick a network whose weights are present, or tick 'Use random weights instead'.")
     st.stop()
 
-n_train, n_val = len(ds.splits["train"]), len(ds.splits["validation"])
 guess = estimate.from_history(store.list_runs(), method, config.backbone, spec, config.image_size)
 if guess is None and not labui.measured(config):
     if st.button("Estimate time per epoch", key="train_measure"):
@@ -105,22 +114,16 @@ if guess is not None:
         f"≈ {labui.format_seconds(guess.seconds_per_epoch)} per epoch{once} ({guess.basis})."
     )
 
-b1, b2, b3 = st.columns(3)
-if b1.button("Start", type="primary", key="train_start"):
+start, stop_slot = st.columns([1, 4])
+if start.button("Start", type="primary", key="train_start"):
     try:
         st.session_state[labui.WATCH_RUN] = runner.enqueue(config, store)
     except LabError as exc:
         labui.show_error(exc)
-blog_help = (
-    "Scratch, bottleneck, then fine-tuning (on that bottleneck run's top), with the blog's "
-    "settings at the image size above and the pretrained network chosen for the other methods."
-)
-if b2.button("Queue the blog's three experiments", key="train_blog", help=blog_help):
-    ids = runner.queue_blog_experiments(
-        spec, image_size=config.image_size, backbone=values.get("backbone", defaults.backbone),
-        pretrained=values.get("pretrained", True), augment=augment, store=store,
-    )  # fmt: skip
-    st.session_state[labui.WATCH_RUN] = ids[0]
+with st.expander("Queue the blog's three experiments"):
+    blog = labui.blog_queue(spec, config, values.get("backbone"), augment, n_train, store)
+    if blog is not None:
+        st.session_state[labui.WATCH_RUN] = blog[0]
 
 
 def _watched():
@@ -128,8 +131,23 @@ def _watched():
 
 
 record = _watched()
-if record is not None and record.is_active and b3.button("Stop", key="train_stop"):
-    runner.stop(record.id, store)
+drawn_active = record is not None and record.is_active
+
+
+@st.fragment(run_every=2 if drawn_active else None)
+def stop_control() -> None:
+    """Stop while a run is active; when it ends, the page redraws without the button."""
+    run = _watched()
+    if run is None or not run.is_active:
+        if drawn_active:
+            st.rerun()
+        return
+    if st.button(f"Stop run #{run.id}", key="train_stop"):
+        runner.stop(run.id, store)
+
+
+with stop_slot:
+    stop_control()
 
 
 @st.fragment(run_every=2 if record is not None and record.is_active else None)
@@ -138,7 +156,7 @@ def monitor() -> None:
     if run is None:
         st.info("No runs yet: press Start.")
         return
-    st.subheader(f"#{run.id} {run.name} — {run.status}")
+    st.subheader(f"{runs_view.run_title(run)} — {run.status}")
     prog = runs_view.progress(run, store.last_batch(run.id))
     if run.status == "queued":
         st.caption("Waiting for the background worker…")
@@ -149,7 +167,7 @@ def monitor() -> None:
         eta = state.eta_seconds if state.running and state.running.id == run.id else None
         st.progress(prog.fraction, text=prog.text(eta))
     if run.error:
-        st.error(f"{run.status.capitalize()}: {run.error}")
+        st.error(f"{run.status.capitalize()}: {labui.page_words(run.error)}")
     if run.status == "finished" and runs_view.accuracy_sentence(run.summary):
         st.success(runs_view.accuracy_sentence(run.summary) + ". See it on the Compare page.")
     epochs = runs_view.epoch_frame(store.epochs(run.id))

@@ -145,13 +145,15 @@ def _print_epoch(epoch: int, epochs: int, figures: dict) -> None:
 def train(args) -> int:
     from core.errors import LabError
     from core.store import RunStore
-    from core.training import create_run
+    from core.training import check_top_run, create_run
     from core.training import train as train_run
 
     store = RunStore()
     run_id = None
     try:
         config = build_config(args)
+        if config.method == "finetune" and config.top_run is not None:
+            check_top_run(config, store)  # refuse a top model that does not fit, up front
         run_id = create_run(config, store, status="running")
         print(f"run {run_id}: {config.method} on {config.data}", file=sys.stderr, flush=True)
         record = train_run(config, store, run_id, report=_print_epoch)

@@ -138,3 +138,19 @@ def test_the_demo_dataset_is_used_when_none_is_chosen():
 
     assert at.selectbox(key="augment_class").options == sorted(DEMO_CLASSES)
     assert len(_images(at)) == 10
+
+
+def test_settings_used_for_training_survive_a_new_session(page):
+    page.slider(key="augment_rotation_degrees").set_value(25.0).run()
+    page.button(key="augment_use").click().run()
+    again = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()  # a reload / new tab
+    assert not again.exception
+    assert json.loads(again.session_state["ldl_active_augment"])["rotation_degrees"] == 25.0
+    assert again.slider(key="augment_rotation_degrees").value == 25.0
+
+
+def test_labels_are_short_and_degrees_read_as_degrees(page):
+    assert page.checkbox(key="augment_horizontal_flip").label == "Horizontal flip"
+    assert page.button(key="augment_use").label == "Use for training"
+    assert page.slider(key="augment_rotation_degrees").proto.format == "%.0f°"
+    assert page.get("file_uploader")[0].proto.max_upload_size_mb == 20

@@ -62,7 +62,7 @@ def test_a_path_outside_the_allowed_roots_is_refused(tmp_path):
     at.button(key="data_use_folder").click().run()
     assert not at.exception
     assert "outside the folders this app may open" in at.error[0].value
-    assert "ldl_active_dataset" not in at.session_state
+    assert at.session_state["ldl_active_dataset"] == "demo"  # unchanged
 
 
 def _zip(members: dict[str, bytes]) -> bytes:
@@ -105,7 +105,7 @@ def test_unsafe_zip_is_refused_in_words():
     at.button(key="data_import").click().run()
     assert not at.exception
     assert "evil.zip" in at.error[0].value
-    assert "ldl_active_dataset" not in at.session_state
+    assert at.session_state["ldl_active_dataset"] == "demo"  # unchanged
 
 
 def test_download_shows_progress_and_offline_failure(monkeypatch, tmp_path):
@@ -228,3 +228,29 @@ def test_build_a_dataset_in_the_browser():
     at.radio(key="data_source").set_value("Build one here").run()
     at.button(key="data_build_create").click().run()
     assert any("'fruit' already exists" in e.value for e in at.error)
+
+
+def test_the_active_folder_survives_a_new_session_and_the_page_opens_on_it(tmp_path, monkeypatch):
+    """A reload (a new session) keeps the dataset; the radio does not fall back to Demo."""
+    monkeypatch.setenv("LDL_ALLOWED_DIRS", str(tmp_path / "allowed"))
+    folder = _folder(tmp_path / "allowed" / "pets")
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.radio(key="data_source").set_value("A folder").run()
+    at.selectbox(key="data_found").set_value(str(folder)).run()
+    at.button(key="data_use_folder").click().run()
+    again = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()  # a reload / new tab
+    assert not again.exception
+    assert again.session_state["ldl_active_dataset"] == str(folder)
+    assert again.radio(key="data_source").value == "A folder"
+    assert again.selectbox(key="data_found").value == str(folder)
+    assert again.subheader[0].value == "pets"
+
+
+def test_a_remembered_folder_that_is_gone_falls_back_to_the_demo_with_a_note(tmp_path):
+    from core.preferences import Preferences, save_preferences
+
+    save_preferences(Preferences(dataset=str(tmp_path / "gone")))
+    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.session_state["ldl_active_dataset"] == "demo"
+    assert any(str(tmp_path / "gone") in w.value for w in at.sidebar.warning)

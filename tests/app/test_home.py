@@ -18,7 +18,23 @@ def test_home_renders_methods_and_blog_numbers():
     assert "from scratch" in text.lower() and "bottleneck" in text.lower()
     reference = at.dataframe[0].value
     assert list(reference["method"]) == ["scratch", "bottleneck", "finetune"]
-    assert list(reference["validation accuracy"]) == ["0.79–0.81", "0.90–0.91", "0.94"]
+    assert list(reference["the blog"]) == ["0.79–0.81", "0.90–0.91", "0.94"]
+    assert "blog.keras.io/building-powerful-image-classification" in at.markdown[0].value
+
+
+def test_home_shows_the_labs_own_measured_table_and_a_start_link():
+    import json
+
+    measured = json.loads((PROJECT_ROOT / "bench/results/blog_table.json").read_text())["rows"]
+    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    for row in measured:  # the figures come from the bench's JSON, not from the page
+        lab = table[table["method"] == row["method"]].iloc[0]
+        assert lab["this lab"] == f"{row['val_accuracy']:.3f}"
+        assert lab["95% interval"] == f"{row['ci'][0]:.3f}–{row['ci'][1]:.3f}"
+    (link,) = at.get("page_link")
+    assert link.proto.label.startswith("Start here") and link.proto.page.endswith("data")
 
 
 def test_light_pages_do_not_import_tensorflow():
@@ -83,3 +99,14 @@ def test_start_up_removes_import_folders_whose_owner_died(app_home):
     at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=TIMEOUT).run()
     assert not at.exception
     assert not stale.exists()
+
+
+def test_sidebar_names_the_dataset_without_its_path(tmp_path):
+    folder = tmp_path / "a_rather_long_folder_name_for_cats_and_dogs"
+    folder.mkdir()
+    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.session_state["ldl_active_dataset"] = str(folder)
+    at.run()
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "**Dataset:** a_rather_long_folder_name_for_cats_and_dogs" in sidebar
+    assert str(tmp_path) not in sidebar  # the path is in the tooltip, not broken mid-word

@@ -1,6 +1,7 @@
 """The Train page: methods and their defaults, and a real run in the background worker."""
 
 import os
+import sys
 import time
 
 import pytest
@@ -51,6 +52,11 @@ def test_missing_weights_need_an_explicit_choice(monkeypatch, tmp_path):
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     at.radio(key="train_method").set_value("bottleneck").run()
     assert "not in the Keras cache" in at.warning[0].value
+    assert "tick 'Use random weights instead'" in at.warning[0].value
+    assert "--no-pretrained" not in _page_text(at)  # the page's words, not the CLI's
+    assert all(
+        "(weights absent)" in o for o in at.selectbox(key="train_backbone_bottleneck").options
+    )
     assert "random weights" in at.info[0].value  # the guard: nothing starts silently
     assert "train_start" not in [b.key for b in at.button]
     at.checkbox(key="train_random_bottleneck").check().run()
@@ -103,7 +109,7 @@ def test_a_fresh_visit_follows_the_running_run_and_can_stop_it():
     run_id = _record(store, "running")
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert not at.exception
-    assert at.subheader[0].value == f"#{run_id} elsewhere — running"
+    assert at.subheader[0].value == f"Run #{run_id} · scratch · elsewhere — running"
     (bar,) = at.get("progress")
     assert "epoch 2/4 · batch 3/10 · 90 images/s" in bar.proto.text
     at.button(key="train_stop").click().run()
@@ -116,3 +122,118 @@ def test_a_failed_run_shows_its_reason():
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert not at.exception
     assert "Failed: The dataset folder /x has only one class." in at.error[0].value
+    assert "train_stop" not in [b.key for b in at.button]  # nothing left to stop
+
+
+def _page_text(at) -> str:
+    """Every text the page shows (markdown, captions, alerts, labels), joined."""
+    kinds = ("markdown", "caption", "warning", "info", "error", "success", "subheader", "title")
+    parts = [e.value for kind in (*kinds, "code", "text") for e in getattr(at, kind)]
+    parts += [w.label for w in (*at.button, *at.checkbox, *at.selectbox, *at.number_input)]
+    return "\n".join(str(p) for p in parts)
+
+
+REPRS = ("DeltaGenerator", "object at 0x", "Traceback")
+
+
+@pytest.fixture
+def mobilenet_weights(tmp_path, monkeypatch):
+    """An offline Keras cache holding only MobileNetV2 α 1.0's file (its name is enough
+    for the picker; nothing is loaded)."""
+    from core.backbones import BACKBONES
+
+    models = tmp_path / "keras" / "models"
+    models.mkdir(parents=True)
+    (models / BACKBONES["mobilenet_v2_1.0"].weight_file(224)).write_bytes(b"")
+    monkeypatch.setenv("KERAS_HOME", str(models.parent))
+    monkeypatch.setenv("LDL_OFFLINE", "1")
+
+
+@pytest.mark.parametrize("method", ["bottleneck", "finetune"])
+def test_pretrained_methods_default_to_present_weights_and_render_no_internals(
+    method, mobilenet_weights
+):
+    """Defects 1 and 2: no Streamlit internals on the page; the default backbone is usable."""
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.radio(key="train_method").set_value(method).run()
+    assert not at.exception
+    text = _page_text(at)
+    assert not [r for r in REPRS if r in text], text[:2000]
+    picker = at.selectbox(key=f"train_backbone_{method}")
+    assert picker.value == "mobilenet_v2_1.0"
+    assert "MobileNetV2 α 1.0" in picker.options and "VGG16 (weights absent)" in picker.options
+    assert not at.warning and "train_start" in [b.key for b in at.button]
+
+
+def test_train_names_the_dataset_it_trains_on():
+    from core.demo import demo_dataset
+
+    ds = demo_dataset()
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    n_train, n_val = len(ds.splits["train"]), len(ds.splits["validation"])
+    assert any(
+        "demo (synthetic)" in m.value
+        and f"{n_train} training / {n_val} validation" in m.value
+        and ", ".join(ds.class_names) in m.value
+        for m in at.markdown
+    )
+
+
+def _bottleneck_run(store, classes, size=150, backbone="mobilenet_v2_1.0", status="finished"):
+    run_id = store.create_run(
+        name="", method="bottleneck", backbone=backbone, config={"image_size": size},
+        dataset="demo", fingerprint="", epochs_planned=1, pretrained=True,
+    )  # fmt: skip
+    store.update_summary(run_id, class_names=list(classes))
+    store.finish(run_id, status)
+    return run_id
+
+
+def test_finetune_preselects_the_newest_compatible_top_run(mobilenet_weights):
+    from core.demo import demo_dataset
+
+    classes = demo_dataset().class_names
+    store = RunStore()
+    older = _bottleneck_run(store, classes)
+    newest = _bottleneck_run(store, classes)
+    _bottleneck_run(store, ["cats", "dogs"])  # newer still, but other classes
+    _bottleneck_run(store, classes, size=64)  # other image size
+    _bottleneck_run(store, classes, status="stopped")
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.radio(key="train_method").set_value("finetune").run()
+    assert not at.exception
+    top = at.selectbox(key="train_top")
+    assert top.value == newest
+    assert top.options == [f"Run #{newest} · bottleneck", f"Run #{older} · bottleneck",
+                           "none: train one first (stage 1)"]  # fmt: skip
+
+
+def test_queueing_the_blogs_experiments_shows_a_time_and_needs_a_confirmation(monkeypatch):
+    from core import runner
+
+    queued = []
+    monkeypatch.setattr(runner, "queue_blog_experiments", lambda *a, **kw: queued.append(kw) or [7])
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert at.button(key="train_blog").disabled
+    assert any("**about " in m.value and "of training" in m.value for m in at.markdown)
+    at.checkbox(key="train_blog_confirm").check().run()
+    at.button(key="train_blog").click().run()
+    assert not at.exception and len(queued) == 1
+    assert at.session_state["ldl_watch_run"] == 7  # the page follows the first queued run
+
+
+def test_a_direct_url_on_a_fresh_server_gets_the_shell(monkeypatch):
+    """Defect 3: `/train` before anyone opened `/` ran pages/train.py alone (Streamlit's
+    legacy `pages/` mode, on until the first `st.navigation` call in the process)."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    # A fresh server: the legacy mode is on and no page has imported labui yet.
+    monkeypatch.setattr(PagesManager, "uses_pages_directory", True)
+    monkeypatch.delitem(sys.modules, "labui", raising=False)
+    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Train"
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "**Dataset:**" in sidebar and "**Runner:**" in sidebar  # the shell's sidebar
+    assert PagesManager.uses_pages_directory is False

@@ -117,3 +117,34 @@ def test_class_warning_and_headline():
     assert runs_view.headline(Prediction("x", ["cat", "dog"], [0.004, 0.996], "dog", 0.996)) == (
         "dog — 100%"
     )
+
+
+def test_run_title_names_the_run_only_when_it_was_named():
+    from types import SimpleNamespace
+
+    from core.runs_view import run_title
+
+    assert run_title(SimpleNamespace(id=1, method="scratch", name="scratch #1")) == (
+        "Run #1 · scratch"
+    )
+    assert run_title(SimpleNamespace(id=2, method="bottleneck", name="mine")) == (
+        "Run #2 · bottleneck · mine"
+    )
+
+
+def test_long_durations_read_in_hours():
+    from core.runs_view import format_seconds
+
+    assert format_seconds(7830) == "2 h 10 min" and format_seconds(75) == "1 min 15 s"
+
+
+def test_lab_vs_blog_table_reads_the_measured_rows():
+    from core.lab_results import measured_table
+    from core.runs_view import lab_vs_blog_table
+
+    rows = measured_table()
+    assert rows, "bench/results/blog_table.json has finished rows"
+    table = lab_vs_blog_table(rows[:1])  # a method without a row stays empty
+    first = table[table["method"] == rows[0].method].iloc[0]
+    assert first["this lab"] == f"{rows[0].val_accuracy:.3f}"
+    assert table["this lab"].isna().sum() == 2

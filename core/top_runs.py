@@ -1,0 +1,59 @@
+"""Which finished bottleneck runs can give a fine-tuning run its top model.
+
+One rule, used by the Train page (to list and preselect), the CLI and the trainer
+(to refuse): the top model must come from a finished bottleneck run with the same
+backbone, image size, pretrained weights and classes as the fine-tuning run.
+Standard library only, so pages import it fast.
+
+Example:
+
+    runs = compatible_top_runs(store.list_runs(), config, dataset.class_names)
+    config.top_run = runs[0].id if runs else None   # the newest fitting run
+"""
+
+from __future__ import annotations
+
+
+def top_run_problem(record, config, class_names: list[str]) -> str | None:
+    """Why run `record` cannot provide the top model for `config`, or None if it can.
+
+    Args:
+        record: a `RunRecord` from the store.
+        config: the fine-tuning `TrainConfig`.
+        class_names: the classes of the dataset fine-tuning trains on.
+
+    Returns:
+        A clause such as "used backbone vgg16" that completes "run 3 …", or None.
+    """
+    size = record.config.get("image_size")
+    recorded_classes = record.summary.get("class_names")
+    checks = [
+        (record.method == "bottleneck", f"is a {record.method} run, not a bottleneck run"),
+        (record.status == "finished", f"is {record.status}, not finished"),
+        (record.backbone == config.backbone, f"used backbone {record.backbone}"),
+        (size == config.image_size, f"used {size} px images"),
+        (
+            bool(record.pretrained) == bool(config.pretrained),
+            "used ImageNet weights" if record.pretrained else "used random weights",
+        ),
+        (
+            recorded_classes is not None and list(recorded_classes) == list(class_names),
+            f"was trained on the classes {', '.join(recorded_classes or ['(unknown)'])}",
+        ),
+    ]
+    return next((why for ok, why in checks if not ok), None)
+
+
+def compatible_top_runs(records: list, config, class_names: list[str]) -> list:
+    """The runs whose top model fits `config`, newest first (as the store lists them)."""
+    fitting = [r for r in records if top_run_problem(r, config, class_names) is None]
+    return sorted(fitting, key=lambda r: r.id, reverse=True)
+
+
+def refusal(run_id: int, problem: str, config) -> str:
+    """The one-sentence refusal of an incompatible top run."""
+    weights = "ImageNet weights" if config.pretrained else "random weights"
+    return (
+        f"Run {run_id} cannot provide the top model: it {problem} "
+        f"(this run: {config.backbone}, {config.image_size} px, {weights})."
+    )

@@ -1,0 +1,82 @@
+"""One rule for the top model of fine-tuning: the page lists by it, the CLI and trainer refuse."""
+
+import json
+
+import pytest
+
+from core.cli import main
+from core.errors import LabError
+from core.store import RunStore
+from core.top_runs import compatible_top_runs, top_run_problem
+from core.training import TOP_WEIGHTS, TrainConfig, start_run
+
+CLASSES = ["circles", "squares", "triangles"]
+
+
+def _config(**changes):
+    return TrainConfig.defaults(
+        "finetune", backbone="mobilenet_v2_1.0", image_size=64, pretrained=False, **changes
+    )
+
+
+def _top(store, classes=CLASSES, **changes):
+    """A finished bottleneck run record (no training: only what the rule looks at)."""
+    fields = dict(backbone="mobilenet_v2_1.0", size=64, pretrained=False, status="finished")
+    fields.update(changes)
+    run_id = store.create_run(
+        name="", method="bottleneck", backbone=fields["backbone"],
+        config={"image_size": fields["size"]}, dataset="demo", fingerprint="",
+        epochs_planned=1, pretrained=fields["pretrained"],
+    )  # fmt: skip
+    store.update_summary(run_id, class_names=list(classes))
+    store.finish(run_id, fields["status"])
+    (store.run_dir(run_id) / TOP_WEIGHTS).write_bytes(b"")
+    return run_id
+
+
+@pytest.mark.parametrize(
+    "changes, problem",
+    [
+        ({}, None),
+        ({"backbone": "vgg16"}, "used backbone vgg16"),
+        ({"size": 150}, "used 150 px images"),
+        ({"pretrained": True}, "used ImageNet weights"),
+        ({"classes": ["cats", "dogs"]}, "was trained on the classes cats, dogs"),
+        ({"status": "stopped"}, "is stopped, not finished"),
+    ],
+)
+def test_each_part_of_the_rule(changes, problem):
+    store = RunStore()
+    classes = changes.pop("classes", CLASSES)
+    record = store.get(_top(store, classes, **changes))
+    assert top_run_problem(record, _config(), CLASSES) == problem
+
+
+def test_compatible_runs_are_listed_newest_first():
+    store = RunStore()
+    older, _, newer = _top(store), _top(store, size=32), _top(store)
+    runs = compatible_top_runs(store.list_runs(), _config(), CLASSES)
+    assert [r.id for r in runs] == [newer, older]
+
+
+def test_the_trainer_refuses_other_classes_before_decoding_anything():
+    store = RunStore()
+    top = _top(store, ["cats", "dogs"])
+    with pytest.raises(LabError, match=f"Run {top} cannot provide the top model: it was trained"):
+        start_run(_config(data="demo", top_run=top), store)
+
+
+def test_the_cli_refuses_an_incompatible_top_run_in_one_sentence(capsys):
+    store = RunStore()
+    top = _top(store, size=150)
+    code = main(
+        ["train", "--method", "finetune", "--data", "demo", "--backbone", "mobilenet_v2_1.0",
+         "--image-size", "64", "--no-pretrained", "--top-run", str(top), "--json"]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code != 0
+    error = json.loads(out)["error"]
+    assert error.startswith(f"Run {top} cannot provide the top model: it used 150 px images")
+    assert error.count(". ") == 0 and error.endswith(".")  # one sentence
+    assert "Traceback" not in err
+    assert [r.status for r in store.list_runs() if r.method == "finetune"] == ["failed"]
