@@ -128,12 +128,16 @@ def dataset_label(record) -> str:
 
 
 def run_label(record) -> str:
-    """How a run is named in pickers: "#3 tiny · 0.912", "#4 cnn · stopped at 0.500"."""
+    """How a run is named in pickers: "#3 scratch · 0.912", "#4 scratch · cnn · stopped at 0.500".
+
+    The run's name is shown only when it is not the default ("scratch #3").
+    """
+    name = run_title(record).removeprefix("Run ")
     accuracy = record.summary.get("val_accuracy")
     figure = f" {accuracy:.3f}" if accuracy is not None else ""
     if record.status == "finished":
-        return f"#{record.id} {record.name}" + (f" ·{figure}" if figure else "")
-    return f"#{record.id} {record.name} · {record.status}" + (f" at{figure}" if figure else "")
+        return name + (f" ·{figure}" if figure else "")
+    return f"{name} · {record.status}" + (f" at{figure}" if figure else "")
 
 
 def is_default_worthy(record) -> bool:

@@ -69,8 +69,10 @@ show_gradcam = st.toggle(
 size, mode = run_input(runs[gradcam_run])
 
 
-def _show_image(image, left, middle) -> None:
+def _show_image(image, index: int, left, middle) -> None:
     """The input; with Grad-CAM, the picture exactly as the model saw it and the heat map on it."""
+    left = left.container(key=f"predict_input_{index}")
+    middle = middle.container(key=f"predict_gradcam_{index}")
     if not show_gradcam:
         left.image(labui.picture(image), caption="input", width=200)
         return
@@ -91,7 +93,7 @@ for index, image in enumerate(images):
         st.error(first.error)
         continue
     left, middle, right = st.columns([1, 1, 2])
-    _show_image(image, left, middle)
+    _show_image(image, index, left, middle)
     answers = right.container(key=f"predict_probabilities_{index}")
     for run_id, predictions in results.items():
         answers.metric(labels[run_id], runs_view.headline(predictions[index]))

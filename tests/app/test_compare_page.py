@@ -104,7 +104,7 @@ def test_best_finished_run_is_the_default_and_stopped_runs_are_marked(tmp_path):
     assert not at.exception
     picker = at.selectbox(key="compare_run")
     assert picker.value == good
-    assert f"#{stopped} halfway · stopped at 0.500" in picker.options
+    assert f"#{stopped} · scratch · halfway · stopped at 0.500" in picker.options
     table = at.dataframe[0].value
     assert table.loc[table["id"] == stopped, "status"].item() == "stopped"
 
@@ -140,7 +140,7 @@ def test_dataset_column_and_filter(tmp_path):
     at.selectbox(key="compare_dataset").set_value("cats_vs_dogs").run()
     assert not at.exception
     assert at.dataframe[0].value["id"].tolist() == [pets]
-    assert list(at.selectbox(key="compare_run").options) == [f"#{pets} pets run · 1.000"]
+    assert list(at.selectbox(key="compare_run").options) == [f"#{pets} · scratch · pets run · 1.000"]
 
 
 def test_training_curves_and_separate_blog_labels(tmp_path):

@@ -81,8 +81,8 @@ def test_best_finished_run_is_the_default_and_stopped_runs_are_marked():
     assert not at.exception
     picker = at.multiselect(key="predict_runs")
     assert picker.value == [good]  # the demo is active: its classes come first
-    assert f"#{stopped} halfway · stopped at 0.500" in picker.options
-    assert f"#{better_elsewhere} pets · 0.950" in picker.options
+    assert f"#{stopped} · scratch · halfway · stopped at 0.500" in picker.options
+    assert f"#{better_elsewhere} · scratch · pets · 0.950" in picker.options
 
 
 def test_each_model_lists_its_own_classes_with_a_headline_and_a_warning(tmp_path):

@@ -78,9 +78,11 @@ def test_labels_mark_runs_that_did_not_finish():
     done = _run(store, "finished", val_accuracy=0.912)
     stopped = _run(store, "stopped", val_accuracy=0.5)
     queued = _run(store)
-    assert runs_view.run_label(done) == f"#{done.id} r · 0.912"
-    assert runs_view.run_label(stopped) == f"#{stopped.id} r · stopped at 0.500"
-    assert runs_view.run_label(queued) == f"#{queued.id} r · queued"
+    assert runs_view.run_label(done) == f"#{done.id} · bottleneck · r · 0.912"
+    assert runs_view.run_label(stopped) == f"#{stopped.id} · bottleneck · r · stopped at 0.500"
+    assert runs_view.run_label(queued) == f"#{queued.id} · bottleneck · r · queued"
+    store.rename(done.id, f"bottleneck #{done.id}")  # the default name is not repeated
+    assert runs_view.run_label(store.get(done.id)) == f"#{done.id} · bottleneck · 0.912"
 
 
 def test_best_finished_run_skips_stopped_failed_and_degenerate_runs():

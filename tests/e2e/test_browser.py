@@ -193,9 +193,9 @@ def _walk_through(page, app_url: str, picture: Path, pets: Path) -> None:
     page.wait_for_timeout(500)
     _shot(page, "augment_code")  # the buttons' labels and the generated code, uncut
 
-    # Train: one epoch at 32 px on the demo; its chart appears, then its result.
+    # Train: a few epochs at 32 px on the demo; its chart appears, then its result.
     _go(page, "Train")
-    for key, value in (("train_epochs_scratch", "1"), ("train_size_scratch", "32")):
+    for key, value in (("train_epochs_scratch", "4"), ("train_size_scratch", "32")):
         field = page.locator(f".st-key-{key} input")
         field.fill(value)
         field.press("Enter")
@@ -225,11 +225,48 @@ def _walk_through(page, app_url: str, picture: Path, pets: Path) -> None:
     _shot(page, "compare")
 
     _go(page, "Predict")
+    _idle(page)
+    if page.locator(".st-key-predict_runs [data-baseweb=tag]").count() == 0:
+        # A run no better than chance is never preselected: choose it by hand.
+        page.locator(".st-key-predict_runs input").click()
+        page.get_by_role("option").first.click()
+        page.keyboard.press("Escape")
+        _idle(page)
     page.locator(".st-key-predict_upload input[type=file]").set_input_files(str(picture))
     page.locator(".st-key-predict_probabilities_0 [data-testid=stVegaLiteChart]").wait_for()
     _idle(page)
+    # A validation picture of the demo: the map of where the model looked is not flat.
+    page.locator(".st-key-predict_class input").click()
+    page.get_by_role("option").first.click()
+    page.locator(".st-key-predict_gradcam_1 img").wait_for()
+    _idle(page)
+    contrast = _heatmap_contrast(page, 1)
+    headline = page.locator(".st-key-predict_probabilities_1 [data-testid=stMetricValue]")
+    assert contrast > 0.3, f"a flat Grad-CAM ({contrast:.2f}) for {headline.first.inner_text()}"
     _no_repr(page)
     _shot(page, "predict")
+
+
+def _heatmap_contrast(page, index: int) -> float:
+    """The spread of the heat map's colours, recovered from the overlay and the input.
+
+    The overlay is 0.6 * picture + 0.4 * jet colours (core.explain.overlay_heatmap), so
+    the colours come back from the two images the page shows; a flat map is one colour.
+    """
+    import io
+
+    def pixels(key: str) -> np.ndarray:
+        src = page.locator(f".st-key-{key} img").first.get_attribute("src")
+        url = src if src.startswith("http") else page.url.split("/", 3)[:3]
+        if not src.startswith("http"):
+            url = "/".join(url) + src
+        data = page.request.get(url).body()
+        return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), np.float32)
+
+    picture, overlay = pixels(f"predict_input_{index}"), pixels(f"predict_gradcam_{index}")
+    colours = (overlay - 0.6 * picture) / 0.4
+    warmth = (colours[..., 0] - colours[..., 2]) / 255  # jet: blue (cold) to red (hot)
+    return float(np.percentile(warmth, 95) - np.percentile(warmth, 5))
 
 
 def _first_request_on_train(page, app_url: str) -> None:
