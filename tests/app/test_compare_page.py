@@ -140,7 +140,8 @@ def test_dataset_column_and_filter(tmp_path):
     at.selectbox(key="compare_dataset").set_value("cats_vs_dogs").run()
     assert not at.exception
     assert at.dataframe[0].value["id"].tolist() == [pets]
-    assert list(at.selectbox(key="compare_run").options) == [f"#{pets} · scratch · pets run · 1.000"]
+    options = list(at.selectbox(key="compare_run").options)
+    assert options == [f"#{pets} · scratch · pets run · 1.000"]
 
 
 def test_training_curves_and_separate_blog_labels(tmp_path):
