@@ -52,6 +52,7 @@ class StoreProgress(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._epoch_start = self._last_write = time.perf_counter()
         self._epoch_index = 0
+        self._trained = False
         self.epoch_seconds: list[float] = []
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -66,6 +67,9 @@ class StoreProgress(keras.callbacks.Callback):
         if not last and now - self._last_write < self.min_interval:
             return
         self._last_write = now
+        if not self._trained:  # the first step is traced: "prepare" lasts until it ends
+            self._trained = True
+            self.store.set_phase(self.run_id, "train")
         images = min((batch + 1) * self.batch_size, self.num_samples or math.inf)
         figures = {k: _number(v) for k, v in (logs or {}).items()}
         figures["images_per_second"] = images / max(now - self._epoch_start, 1e-9)
@@ -80,6 +84,24 @@ class StoreProgress(keras.callbacks.Callback):
         if lr is not None:
             figures["lr"] = _number(keras.ops.convert_to_numpy(lr))
         self.store.log_epoch(self.run_id, epoch + 1, figures)
+
+
+class PredictProgress(keras.callbacks.Callback):
+    """Calls `on_batch(images)` after each batch of `predict`, with the images it held.
+
+    Args:
+        on_batch: receives the number of images of the batch just predicted.
+        batch_size: images per batch.
+        num_samples: images in this `predict` call (the last batch may be smaller).
+    """
+
+    def __init__(self, on_batch: Callable[[int], None], batch_size: int, num_samples: int):
+        super().__init__()
+        self.on_batch, self.batch_size, self.num_samples = on_batch, batch_size, num_samples
+
+    def on_predict_batch_end(self, batch, logs=None):
+        before = batch * self.batch_size
+        self.on_batch(max(0, min(self.batch_size, self.num_samples - before)))
 
 
 class StopOnRequest(keras.callbacks.Callback):

@@ -224,19 +224,14 @@ def _fingerprint(data) -> str:
 
 
 def _progress(run: RunRecord, store: RunStore) -> tuple[int | None, float | None]:
-    """(current epoch, seconds left) of a running run, from its logged batches and epochs."""
-    done = store.epochs(run.id)
-    last = store.last_batch(run.id)
-    logged = {e["epoch"] for e in done}
-    within = 0.0
-    if last and last["epoch"] not in logged and last["batches_per_epoch"]:
-        within = min(1.0, last["batch"] / last["batches_per_epoch"])  # batches count from 1
-    epoch = last["epoch"] if last else (max(logged) if logged else None)
-    fraction = (len(done) + within) / max(1, run.epochs_planned)
-    if not run.started_at or fraction <= 0:
-        return epoch, None
-    elapsed = time.time() - run.started_at
-    return epoch, max(0.0, elapsed * (1 - fraction) / fraction)
+    """(current epoch, seconds left) of a running run (`core.progress`: smoothed ETA)."""
+    from core.progress import run_progress
+
+    prog, eta = run_progress(run, store)
+    if prog is None:
+        done = store.epochs(run.id)
+        return (done[-1]["epoch"] if done else None), None
+    return prog.epoch, eta
 
 
 def _lock_path() -> Path:
