@@ -178,6 +178,7 @@ class _Run:
     report: Callable[[int, int, dict], None] | None
     dataset: object = None
     splits: dict = field(default_factory=dict)
+    extra_callbacks: list = field(default_factory=list)  # timing (core.estimate)
 
     @property
     def class_names(self) -> list[str]:
@@ -597,6 +598,7 @@ def _fit(run: _Run, model, train_inputs, val_inputs, num_samples: int) -> dict:
         )
     elif keras.backend.backend() == "tensorflow":
         callbacks.append(cb.EpochEvents(run.folder / "tensorboard"))
+    callbacks += run.extra_callbacks  # last: they see the others' epoch-end work done
     # Arrays are batched and shuffled by fit(); a tf.data pipeline already is.
     kwargs = {"batch_size": config.batch_size, "shuffle": True}
     if not isinstance(train_inputs, tuple):
@@ -725,3 +727,79 @@ def _finish(run: _Run, model, fit: dict, probs: dict | None = None) -> str:
     )
     run.store.update_summary(run.run_id, **summary)
     return "stopped" if fit["stopped"] else "finished"
+
+
+# --- timing for estimates (core.estimate) ------------------------------------------------
+
+
+def time_epochs(config: TrainConfig, num_classes: int, steps: int = 8, val_steps: int = 4):
+    """Train `config`'s model for two short epochs on random data, exactly as `train` does
+    (same model, pipeline, augmentation, optimizer, callbacks, seed and determinism, in a
+    throwaway run store), and time them.
+
+    Bottleneck runs train the top model on random features of the base's output shape;
+    the base itself (and fine-tuning's) has random weights: same arithmetic, no download.
+
+    Returns:
+        The `core.callbacks.EpochTiming`.
+    """
+    import tempfile
+    from types import SimpleNamespace
+
+    from core import backbones, models
+    from core.callbacks import EpochTimer
+    from core.pipeline import DecodedSplit
+    from core.store import RunStore
+
+    config = dataclasses.replace(
+        config, epochs=2, early_stopping_patience=None, top_run=None, name="timing"
+    )
+    _apply_seed(config)
+    rng = np.random.default_rng(config.seed)
+    size, batch = config.image_size, config.batch_size
+    names = [f"class {i}" for i in range(num_classes)]
+
+    def split(batches: int):
+        n = batches * batch
+        images = rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+        labels = (np.arange(n) % num_classes).astype("int32")
+        return DecodedSplit(images, labels, [f"{i}.png" for i in range(n)], [], names)
+
+    timer = EpochTimer()
+    with tempfile.TemporaryDirectory(prefix="ldl-timing-") as folder:
+        store = RunStore(Path(folder) / "runs.sqlite")
+        run_id = store.create_run(
+            name="timing", method=config.method, backbone=config.backbone, config={},
+            dataset="random", fingerprint="", epochs_planned=2, pretrained=False,
+        )  # fmt: skip
+        run = _Run(config, store, run_id, store.run_dir(run_id), lambda: False, None)
+        run.dataset = SimpleNamespace(class_names=names)
+        run.extra_callbacks = [timer]
+        if config.method == "scratch":
+            model = models.make_scratch_cnn(
+                size, num_classes, _model_augmenter(config), config.dropout, config.l2
+            )
+        else:
+            base = backbones.build_base(config.backbone, size, pretrained=False)
+            top = models.make_top_model(
+                base.output_shape[1:], num_classes, config.head, config.dropout
+            )
+        if config.method == "bottleneck":
+            shape = (batch, *base.output_shape[1:])
+            x = [
+                rng.normal(size=(b * shape[0], *shape[1:])).astype("float32")
+                for b in (steps, val_steps)
+            ]
+            y = [(np.arange(len(a)) % num_classes).astype("int32") for a in x]
+            _compile(top, config, num_classes)
+            _fit(run, top, (x[0], y[0]), (x[1], y[1]), len(y[0]))
+        else:
+            if config.method == "finetune":
+                model = models.make_finetune_model(
+                    base, top, config.backbone, _model_augmenter(config),
+                    config.unfreeze_blocks, config.train_batchnorm,
+                )  # fmt: skip
+            run.splits = {"train": split(steps), "validation": split(val_steps)}
+            _fit_images(run, model)
+        store.close()
+    return timer.timing(steps, val_steps)
