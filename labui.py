@@ -176,7 +176,7 @@ def _sidebar_state() -> None:
     state = worker_state(run_store())
     if state.running is not None:
         run = state.running
-        epoch = f"epoch {state.epoch}/{state.epochs}" if state.epoch is not None else "starting"
+        epoch = runs_view.activity(state.phase, state.epoch, state.epochs)
         st.markdown(f"**Training:** {run.name} (#{run.id}), {epoch}")
         if state.eta_seconds is not None:
             st.caption(f"ETA {format_seconds(state.eta_seconds)}")

@@ -145,3 +145,28 @@ def format_seconds(seconds: float | None) -> str:
         return "—"
     minutes, secs = divmod(int(round(seconds)), 60)
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def phase_text(phase) -> str:
+    """A `core.store.Phase` in words with its counts: "Decoding images 1,234 / 2,800"."""
+    counts = f"{phase.done:,} / {phase.total:,}" if phase.total else ""
+    words = {
+        "decode": f"Decoding images {counts}",
+        "extract": f"Extracting features, batch {counts}",
+        "prepare": "Building the model and tracing its first training step…",
+        "train": "Training",
+        "evaluate": f"Evaluating {counts}",
+        "stage1": f"Stage 1, training the top model: epoch {counts}",
+    }
+    return words.get(phase.name, phase.name).strip()
+
+
+def activity(phase, epoch: int | None, epochs: int | None) -> str:
+    """What a running run is doing, in a few words: its phase outside training batches,
+    else "epoch 2/5", else "starting"."""
+    if phase is not None and phase.name != "train":
+        text = phase_text(phase)
+        return text[0].lower() + text[1:]
+    if epoch is not None:
+        return f"epoch {epoch}/{epochs}"
+    return "starting"

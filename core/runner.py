@@ -37,7 +37,7 @@ from pathlib import Path
 
 from core.errors import LabError
 from core.paths import PROJECT_ROOT, app_home
-from core.store import RunRecord, RunStore
+from core.store import Phase, RunRecord, RunStore
 
 IDLE_TIMEOUT_S = float(os.environ.get("LDL_WORKER_IDLE_S") or 30)  # tests shorten it
 # "module:function" replacing core.training.train in the worker (tests only);
@@ -57,6 +57,7 @@ class WorkerState:
     epoch: int | None
     epochs: int | None
     eta_seconds: float | None
+    phase: Phase | None = None  # what the running run does outside its batches
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -194,6 +195,7 @@ def worker_state(store: RunStore | None = None) -> WorkerState:
         epoch=epoch,
         epochs=running.epochs_planned if running else None,
         eta_seconds=eta,
+        phase=store.phase(running.id) if running else None,
     )
 
 

@@ -7,7 +7,14 @@ shaping is tested without a browser. pandas only, no TensorFlow.
 import pandas as pd
 
 # One progress formula for every view: re-exported here for the pages.
-from core.progress import Progress, format_seconds, progress, run_progress  # noqa: F401
+from core.progress import (  # noqa: F401
+    Progress,
+    activity,
+    format_seconds,
+    phase_text,
+    progress,
+    run_progress,
+)
 
 # The blog's validation accuracies on cats vs dogs (2000 train / 800 validation).
 BLOG_REFERENCE = {
