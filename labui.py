@@ -118,10 +118,17 @@ def health(spec: str, home: str, fingerprint: str) -> dict:
 
 
 def measure_epoch(config, num_classes: int, n_train: int, n_val: int):
-    """Time a few training steps of `config` (see `core.estimate.measure`); remembered."""
+    """Time two short epochs of `config` (see `core.estimate.measure`); remembered.
+
+    The dataset's files give the decoding time, and its cached features count as such.
+    """
     from core.estimate import measure
 
-    result = measure(config, num_classes, n_train, n_val)
+    try:
+        listed = dataset(str(config.data))
+    except LabError:
+        listed = None  # the epoch can still be timed
+    result = measure(config, num_classes, n_train, n_val, dataset=listed)
     st.session_state.setdefault(ESTIMATES, {})[_config_key(config)] = result
     return result
 
