@@ -664,15 +664,15 @@ def _finish(run: _Run, model, fit: dict, probs: dict | None = None) -> str:
 
     splits = [s for s in ("validation", "test") if s in run.splits]
     total = 0 if probs is not None else sum(len(run.splits[s]) for s in splits)
-    report = run.store.phase_reporter(run.run_id, "evaluate")
-    report(0, total)
+    evaluating = run.store.phase_reporter(run.run_id, "evaluate")
+    evaluating(0, total)
     model.save(run.folder / "model.keras")
     summary, done = {}, 0
 
     def on_batch(images: int) -> None:
         nonlocal done
         done += images
-        report(done, total)
+        evaluating(done, total)
 
     for split in splits:
         decoded = run.splits[split]

@@ -299,20 +299,20 @@ def _phases_of(store, run_id):
     return [(name, done, total) for rid, name, done, total in store.phases if rid == run_id]
 
 
-def test_scratch_run_reports_decode_prepare_train_and_evaluate_with_counts(small_root):
-    from core.pipeline import clear_cache
-
-    clear_cache()  # decode for real, not from the memo of an earlier test
+def test_scratch_run_reports_decode_prepare_train_and_evaluate_with_counts(small_root, tmp_path):
+    root = tmp_path / "with_test"
+    shutil.copytree(small_root, root)
+    shutil.copytree(Path(small_root) / "validation", root / "test")  # 16 more to evaluate
     store = _PhaseLog()
-    run_id = start_run(_config("scratch", small_root), store)
+    run_id = start_run(_config("scratch", str(root)), store)
     phases = _phases_of(store, run_id)
     names = [name for name, _, _ in phases]
     first = {name: names.index(name) for name in set(names)}
     assert first["decode"] < first["prepare"] < first["train"] < first["evaluate"]
     decode = [(d, t) for n, d, t in phases if n == "decode"]
-    assert decode[0] == (0, 64) and decode[-1] == (64, 64)  # 48 train + 16 validation images
+    assert decode[0] == (0, 80) and decode[-1] == (80, 80)  # 48 train, 16 validation, 16 test
     evaluate = [(d, t) for n, d, t in phases if n == "evaluate"]
-    assert evaluate[0] == (0, 16) and evaluate[-1] == (16, 16)
+    assert evaluate[0] == (0, 32) and evaluate[-1] == (32, 32)  # validation, then test
     assert store.phase(run_id).name == "evaluate"
     summary = store.get(run_id).summary
     assert summary["decode_seconds"] > 0
