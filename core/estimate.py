@@ -152,7 +152,7 @@ def measure(
     return _with_parts(per_epoch, f"measured {timing.steps} training steps now", parts)
 
 
-def decode_seconds(dataset, image_size: int, resize_mode: str, sample: int = 48) -> float:
+def decode_seconds(dataset, image_size: int, resize_mode: str, sample: int = 96) -> float:
     """Seconds to decode every image of the dataset, from a timed sample of its files.
 
     The sample is spread over the splits and decoded like `core.pipeline.load_split`
