@@ -123,7 +123,7 @@ def report(results: list[dict], args, seconds: float) -> str:
         f"Data: `{args.data}`; backbone {args.backbone}; each method at its defaults "
         f"(150 px, batch 16), {args.epochs} epochs through `core.training.start_run`; "
         "fine-tuning from the bottleneck run's top. Command: "
-        f"`python bench/estimate_accuracy.py --epochs {args.epochs}`.",
+        f"`python bench/estimate_accuracy.py --data {args.data} --epochs {args.epochs}`.",
         "",
         "Steady epoch: the mean wall time between the ends of consecutive epochs after "
         "the first. Ratio: estimate / measured (goal 0.7–1.3); the estimate is asked "
