@@ -191,10 +191,17 @@ def health(spec: str, home: str, fingerprint: str) -> dict:
 
 
 def measure_epoch(config, num_classes: int, n_train: int, n_val: int):
-    """Time a few training steps of `config` (see `core.estimate.measure`); remembered."""
+    """Time two short epochs of `config` (see `core.estimate.measure`); remembered.
+
+    The dataset's files give the decoding time, and its cached features count as such.
+    """
     from core.estimate import measure
 
-    result = measure(config, num_classes, n_train, n_val)
+    try:
+        listed = dataset(str(config.data))
+    except LabError:
+        listed = None  # the epoch can still be timed
+    result = measure(config, num_classes, n_train, n_val, dataset=listed)
     st.session_state.setdefault(ESTIMATES, {})[_config_key(config)] = result
     return result
 
@@ -292,7 +299,7 @@ def _sidebar_state() -> None:
     state = worker_state(run_store())
     if state.running is not None:
         run = state.running
-        epoch = f"epoch {state.epoch}/{state.epochs}" if state.epoch is not None else "starting"
+        epoch = runs_view.activity(state.phase, state.epoch, state.epochs)
         st.markdown(f"**Training:** {run.name} (#{run.id}), {epoch}")
         if state.eta_seconds is not None:
             st.caption(f"ETA {format_seconds(state.eta_seconds)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -52,6 +53,7 @@ class StoreProgress(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._epoch_start = self._last_write = time.perf_counter()
         self._epoch_index = 0
+        self._trained = False
         self.epoch_seconds: list[float] = []
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -66,6 +68,9 @@ class StoreProgress(keras.callbacks.Callback):
         if not last and now - self._last_write < self.min_interval:
             return
         self._last_write = now
+        if not self._trained:  # the first step is traced: "prepare" lasts until it ends
+            self._trained = True
+            self.store.set_phase(self.run_id, "train")
         images = min((batch + 1) * self.batch_size, self.num_samples or math.inf)
         figures = {k: _number(v) for k, v in (logs or {}).items()}
         figures["images_per_second"] = images / max(now - self._epoch_start, 1e-9)
@@ -80,6 +85,24 @@ class StoreProgress(keras.callbacks.Callback):
         if lr is not None:
             figures["lr"] = _number(keras.ops.convert_to_numpy(lr))
         self.store.log_epoch(self.run_id, epoch + 1, figures)
+
+
+class PredictProgress(keras.callbacks.Callback):
+    """Calls `on_batch(images)` after each batch of `predict`, with the images it held.
+
+    Args:
+        on_batch: receives the number of images of the batch just predicted.
+        batch_size: images per batch.
+        num_samples: images in this `predict` call (the last batch may be smaller).
+    """
+
+    def __init__(self, on_batch: Callable[[int], None], batch_size: int, num_samples: int):
+        super().__init__()
+        self.on_batch, self.batch_size, self.num_samples = on_batch, batch_size, num_samples
+
+    def on_predict_batch_end(self, batch, logs=None):
+        before = batch * self.batch_size
+        self.on_batch(max(0, min(self.batch_size, self.num_samples - before)))
 
 
 class StopOnRequest(keras.callbacks.Callback):
@@ -218,3 +241,70 @@ class EpochEvents(keras.callbacks.Callback):
         for writer in self._writers.values():
             writer.close()
         self._writers = {}
+
+
+@dataclass
+class EpochTiming:
+    """Two short epochs of real training on random data, taken apart (seconds).
+
+    Attributes:
+        train_step: one training batch, steady (mean gap between batch ends, epoch 2).
+        val_step: one validation batch, steady (0 when too few to tell).
+        fixed: the rest of a steady epoch: first batch, validation set-up, callbacks,
+            checkpoint, logs (epoch 2's wall time minus its steps).
+        warmup: what the first epoch took beyond a steady one (tracing).
+        steps, val_steps: batches per timed epoch.
+    """
+
+    train_step: float
+    val_step: float
+    fixed: float
+    warmup: float
+    steps: int
+    val_steps: int
+
+    def epoch_seconds(self, train_batches: int, val_batches: int) -> float:
+        """A steady epoch of `train_batches` training and `val_batches` validation batches."""
+        return self.fixed + self.train_step * train_batches + self.val_step * val_batches
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall-clock times of batch ends and epoch ends over two epochs, for `EpochTiming`.
+
+    Put it last among the callbacks, so that an epoch's end includes the others' work
+    (store writes, checkpoint, logs).
+    """
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+        self.epoch, self.epoch_ends = 0, []
+        self.train: dict[int, list[float]] = {}
+        self.val: dict[int, list[float]] = {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.train.setdefault(self.epoch, []).append(time.perf_counter())
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.val.setdefault(self.epoch, []).append(time.perf_counter())
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_ends.append(time.perf_counter())
+
+    def timing(self, steps: int, val_steps: int) -> EpochTiming:
+        """The second epoch taken apart; the first's extra time is the warm-up."""
+        first = self.epoch_ends[0] - self.start
+        steady = self.epoch_ends[1] - self.epoch_ends[0]
+        train_step = _mean_gap(self.train.get(1, []))
+        val_step = _mean_gap(self.val.get(1, []))
+        fixed = steady - train_step * steps - val_step * val_steps
+        return EpochTiming(
+            train_step, val_step, max(0.0, fixed), max(0.0, first - steady), steps, val_steps
+        )
+
+
+def _mean_gap(times: list[float]) -> float:
+    """Mean seconds between consecutive times (the first, with its start-up, left out)."""
+    return (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else 0.0

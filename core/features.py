@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -96,20 +97,35 @@ def extraction_model(base: keras.Model, backbone: str) -> keras.Model:
     return keras.Model(inputs, base(x, training=False))
 
 
+def count_batches(n: int, batch_size: int = 32) -> int:
+    """Forward passes `extract` makes over `n` images (per chunk, the last batch smaller)."""
+    return sum(math.ceil(min(CHUNK, n - i) / batch_size) for i in range(0, n, CHUNK))
+
+
 def extract(
-    model: keras.Model, images: np.ndarray, batch_size: int = 32, augmenter=None
+    model: keras.Model,
+    images: np.ndarray,
+    batch_size: int = 32,
+    augmenter=None,
+    on_batch: Callable[[], None] | None = None,
 ) -> np.ndarray:
     """Features of uint8 images, in chunks (never a float copy of the whole split).
 
     With an augmenter, each chunk is augmented first (eagerly, `training=True`: a
     functional model would switch the augmentation off inside `predict`).
+    `on_batch()`, when given, is called after each forward pass.
     """
+    from core.callbacks import PredictProgress
+
     chunks = []
     for i in range(0, len(images), CHUNK):
         chunk = images[i : i + CHUNK].astype("float32")
         if augmenter is not None:
             chunk = keras.ops.convert_to_numpy(augmenter(chunk, training=True))
-        chunks.append(model.predict(chunk, batch_size=batch_size, verbose=0))
+        callbacks = []
+        if on_batch is not None:
+            callbacks.append(PredictProgress(lambda _images: on_batch(), batch_size, len(chunk)))
+        chunks.append(model.predict(chunk, batch_size=batch_size, verbose=0, callbacks=callbacks))
     return np.concatenate(chunks).astype("float32")
 
 
@@ -122,6 +138,7 @@ def load_or_extract(
     copies: int = 0,
     augmenter=None,
     batch_size: int = 32,
+    progress: Callable[[int, int], None] | None = None,
 ) -> FeatureSet:
     """Loads cached features for `key`, or extracts and caches them.
 
@@ -134,6 +151,8 @@ def load_or_extract(
         copies: K augmented copies of each training image.
         augmenter: the augmentation stack for the copies (needed when K > 0).
         batch_size: images per forward pass.
+        progress: optional `progress(done, total)` in forward passes (batches) over
+            every split and copy; not called on a cache hit.
 
     Returns:
         The `FeatureSet`.
@@ -145,18 +164,32 @@ def load_or_extract(
         except (OSError, ValueError, KeyError):
             path.unlink(missing_ok=True)  # a damaged cache file is re-extracted
     start = time.perf_counter()
+    total = sum(count_batches(len(d), batch_size) for d in splits.values())
+    total += copies * count_batches(len(splits["train"]), batch_size)
+    done = 0
+
+    def on_batch() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    if progress is not None:
+        progress(0, total)
     base = make_base()
     plain = extraction_model(base, backbone)
     x, y, paths = {}, {}, {}
     for split, decoded in splits.items():
-        x[split] = extract(plain, decoded.images, batch_size)
+        x[split] = extract(plain, decoded.images, batch_size, on_batch=on_batch)
         y[split] = np.asarray(decoded.labels, dtype="int32")
         paths[split] = list(decoded.paths)
     if copies > 0:
         if augmenter is None:
             raise ValueError("Augmented copies need an augmenter.")
         train = splits["train"]
-        extra = [extract(plain, train.images, batch_size, augmenter) for _ in range(copies)]
+        extra = [
+            extract(plain, train.images, batch_size, augmenter, on_batch) for _ in range(copies)
+        ]
         x["train"] = np.concatenate([x["train"], *extra])
         y["train"] = np.tile(y["train"], copies + 1)
         paths["train"] = paths["train"] * (copies + 1)

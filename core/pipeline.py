@@ -152,6 +152,28 @@ def clear_cache() -> None:
 
 def _decode(dataset, split, size, mode, progress) -> DecodedSplit:
     samples = dataset.splits[split]
+    images, ok, skipped = decode_samples(samples, size, mode, progress)
+    if not ok.any():
+        raise DatasetError(f"None of the {len(samples)} images in the {split} split decodes.")
+    kept = [s for s, good in zip(samples, ok, strict=True) if good]
+    images = images if ok.all() else images[ok]
+    images.flags.writeable = False  # Shared by every caller through the cache.
+    return DecodedSplit(
+        images=images,
+        labels=np.array([s.label for s in kept], dtype=np.int32),
+        paths=[s.path for s in kept],
+        skipped=skipped,
+        class_names=list(dataset.class_names),
+    )
+
+
+def decode_samples(samples: list, size: int, mode: str, progress=None):
+    """Decodes and resizes `Sample`s on a thread pool (decoding releases the GIL).
+
+    Returns:
+        `(images, ok, skipped)`: a `(n, size, size, 3)` uint8 array (zeros where a file
+        failed), a boolean mask of the files that decoded, and `(path, reason)` of the rest.
+    """
     images = np.zeros((len(samples), size, size, 3), dtype=np.uint8)
     ok = np.zeros(len(samples), dtype=bool)
     skipped = []
@@ -174,18 +196,7 @@ def _decode(dataset, split, size, mode, progress) -> DecodedSplit:
             done += 1
             if progress and (done % 32 == 0 or done == len(samples)):
                 progress(done, len(samples))
-    if not ok.any():
-        raise DatasetError(f"None of the {len(samples)} images in the {split} split decodes.")
-    kept = [s for s, good in zip(samples, ok, strict=True) if good]
-    images = images if ok.all() else images[ok]
-    images.flags.writeable = False  # Shared by every caller through the cache.
-    return DecodedSplit(
-        images=images,
-        labels=np.array([s.label for s in kept], dtype=np.int32),
-        paths=[s.path for s in kept],
-        skipped=skipped,
-        class_names=list(dataset.class_names),
-    )
+    return images, ok, skipped
 
 
 def _remember(key: tuple, decoded: DecodedSplit) -> None:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from core.errors import LabError
 from core.paths import PROJECT_ROOT, app_home
-from core.store import RunRecord, RunStore
+from core.store import Phase, RunRecord, RunStore
 
 IDLE_TIMEOUT_S = float(os.environ.get("LDL_WORKER_IDLE_S") or 30)  # tests shorten it
 # "module:function" replacing core.training.train in the worker (tests only);
@@ -59,6 +59,7 @@ class WorkerState:
     epoch: int | None
     epochs: int | None
     eta_seconds: float | None
+    phase: Phase | None = None  # what the running run does outside its batches
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -216,6 +217,7 @@ def worker_state(store: RunStore | None = None) -> WorkerState:
         epoch=epoch,
         epochs=running.epochs_planned if running else None,
         eta_seconds=eta,
+        phase=store.phase(running.id) if running else None,
     )
 
 
@@ -246,19 +248,14 @@ def _fingerprint(data) -> str:
 
 
 def _progress(run: RunRecord, store: RunStore) -> tuple[int | None, float | None]:
-    """(current epoch, seconds left) of a running run, from its logged batches and epochs."""
-    done = store.epochs(run.id)
-    last = store.last_batch(run.id)
-    logged = {e["epoch"] for e in done}
-    within = 0.0
-    if last and last["epoch"] not in logged and last["batches_per_epoch"]:
-        within = min(1.0, last["batch"] / last["batches_per_epoch"])  # batches count from 1
-    epoch = last["epoch"] if last else (max(logged) if logged else None)
-    fraction = (len(done) + within) / max(1, run.epochs_planned)
-    if not run.started_at or fraction <= 0:
-        return epoch, None
-    elapsed = time.time() - run.started_at
-    return epoch, max(0.0, elapsed * (1 - fraction) / fraction)
+    """(current epoch, seconds left) of a running run (`core.progress`: smoothed ETA)."""
+    from core.progress import run_progress
+
+    prog, eta = run_progress(run, store)
+    if prog is None:
+        done = store.epochs(run.id)
+        return (done[-1]["epoch"] if done else None), None
+    return prog.epoch, eta
 
 
 def _lock_path() -> Path:

@@ -4,10 +4,19 @@ The pages draw; this module decides what the rows and columns are, so that the
 shaping is tested without a browser. pandas only, no TensorFlow.
 """
 
-from dataclasses import dataclass
 from pathlib import PurePath
 
 import pandas as pd
+
+# One progress formula for every view: re-exported here for the pages.
+from core.progress import (  # noqa: F401
+    Progress,
+    activity,
+    format_seconds,
+    phase_text,
+    progress,
+    run_progress,
+)
 
 # The blog's validation accuracies on cats vs dogs (2000 train / 800 validation).
 BLOG_REFERENCE = {
@@ -255,53 +264,6 @@ def confusion_frame(report: dict) -> pd.DataFrame:
     )
 
 
-@dataclass
-class Progress:
-    """Where a run stands within its epochs and batches, from its last batch record."""
-
-    epoch: int  # 1-based epoch in progress
-    epochs: int
-    batch: int  # batches done in that epoch
-    batches: int  # batches per epoch (0 when unknown)
-    images_per_second: float | None
-
-    def text(self, eta_seconds: float | None = None) -> str:
-        """ "epoch 2/5 · batch 10/25 · 300 images/s · ETA 1 min 5 s" (what is known)."""
-        parts = [f"epoch {self.epoch}/{self.epochs}", f"batch {self.batch}/{self.batches}"]
-        if self.images_per_second:
-            parts.append(f"{self.images_per_second:.0f} images/s")
-        if eta_seconds:
-            parts.append(f"ETA {format_seconds(eta_seconds)}")
-        return " · ".join(parts)
-
-    @property
-    def fraction(self) -> float:
-        """Share of all planned batches done, in [0, 1]."""
-        if not self.epochs:
-            return 0.0
-        within = self.batch / self.batches if self.batches else 0.0
-        return min(1.0, max(0.0, (self.epoch - 1 + within) / self.epochs))
-
-
-def progress(record, last_batch: dict | None, first_epoch: int = 1) -> Progress | None:
-    """The `Progress` of a run, or None before its first batch.
-
-    Args:
-        record: the `RunRecord`.
-        last_batch: `RunStore.last_batch(run_id)`.
-        first_epoch: the number training gives its first epoch (0 or 1).
-    """
-    if last_batch is None:
-        return None
-    return Progress(
-        epoch=int(last_batch["epoch"]) - first_epoch + 1,
-        epochs=record.epochs_planned,
-        batch=int(last_batch["batch"]),
-        batches=int(last_batch.get("batches_per_epoch") or 0),
-        images_per_second=last_batch.get("images_per_second"),
-    )
-
-
 def prediction_frame(results: dict[str, list]) -> pd.DataFrame:
     """Class probabilities in long form: image (input index), run, class, probability.
 
@@ -317,17 +279,6 @@ def prediction_frame(results: dict[str, list]) -> pd.DataFrame:
         for name, prob in zip(p.class_names, p.probabilities, strict=True)
     ]
     return pd.DataFrame(rows, columns=["image", "run", "class", "probability"])
-
-
-def format_seconds(seconds: float | None) -> str:
-    """`75` -> "1 min 15 s", `7830` -> "2 h 10 min"; None -> "—"."""
-    if seconds is None:
-        return "—"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
 def accuracy_sentence(summary: dict) -> str | None:

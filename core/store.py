@@ -70,12 +70,45 @@ CREATE TABLE IF NOT EXISTS batches (
     metrics TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS batches_by_run ON batches (run_id, epoch, batch);
+CREATE TABLE IF NOT EXISTS phases (
+    run_id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    done INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    updated_at REAL NOT NULL
+);
 """
+# Stores written before a table existed gain it on open (CREATE TABLE IF NOT EXISTS):
+# added tables are the only schema changes so far, so old stores keep working as is.
 
 _RUN_COLUMNS = (
     "id, name, method, backbone, config, dataset, fingerprint, status, created_at, "
     "started_at, finished_at, epochs_planned, pretrained, summary, error, pid"
 )
+
+
+@dataclass
+class Phase:
+    """What a running run is doing outside its training batches, with counts.
+
+    Attributes:
+        name: one of `PHASES` ("decode", "extract", "prepare", "train", "evaluate", "stage1").
+        done, total: units done and planned (images, batches or epochs; total 0: unknown).
+        updated_at: when it was last written (time.time()).
+    """
+
+    name: str
+    done: int
+    total: int
+    updated_at: float
+
+    @property
+    def fraction(self) -> float:
+        """Share done, in [0, 1] (0 when the total is unknown)."""
+        return min(1.0, max(0.0, self.done / self.total)) if self.total > 0 else 0.0
+
+
+PHASES = ("decode", "extract", "prepare", "train", "evaluate", "stage1")
 
 
 @dataclass
@@ -335,7 +368,8 @@ class RunStore:
         if record.status == "running" and process_alive(record.pid):
             raise RunError(f"Run {run_id} is running; stop it before deleting it.")
         conn = self._conn()
-        for table, column in (("batches", "run_id"), ("epochs", "run_id"), ("runs", "id")):
+        tables = (("batches", "run_id"), ("epochs", "run_id"), ("phases", "run_id"), ("runs", "id"))
+        for table, column in tables:
             conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (int(run_id),))
         shutil.rmtree(self.runs_root / str(int(run_id)), ignore_errors=True)
 
@@ -464,6 +498,46 @@ class RunStore:
             .fetchone()
         )
         return None if row is None else _batch(row)
+
+    # --- phases -----------------------------------------------------------------
+
+    def set_phase(self, run_id: int, name: str, done: int = 0, total: int = 0) -> None:
+        """Record the run's current phase and its counts (replaces the previous one)."""
+        if name not in PHASES:
+            raise ValueError(f"Unknown phase. Expected one of {PHASES}. Received: {name!r}")
+        self._conn().execute(
+            "INSERT OR REPLACE INTO phases (run_id, name, done, total, updated_at)"
+            " VALUES (?,?,?,?,?)",
+            (int(run_id), name, int(done), int(total), time.time()),
+        )
+
+    def phase(self, run_id: int) -> Phase | None:
+        """The run's latest phase, or None when none was recorded."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT name, done, total, updated_at FROM phases WHERE run_id = ?",
+                (int(run_id),),
+            )
+            .fetchone()
+        )
+        return None if row is None else Phase(**dict(row))
+
+    def phase_reporter(self, run_id: int, name: str, min_interval: float = 0.25):
+        """A `report(done, total)` callable writing phase `name`, at most every `min_interval` s.
+
+        The first and the last report (done == total) are always written.
+        """
+        last = [-float("inf")]
+
+        def report(done: int, total: int) -> None:
+            now = time.monotonic()
+            if done < total and now - last[0] < min_interval:
+                return
+            last[0] = now
+            self.set_phase(run_id, name, done, total)
+
+        return report
 
     def _require(self, run_id: int) -> None:
         row = self._conn().execute("SELECT 1 FROM runs WHERE id = ?", (int(run_id),)).fetchone()

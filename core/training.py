@@ -179,6 +179,7 @@ class _Run:
     report: Callable[[int, int, dict], None] | None
     dataset: object = None
     splits: dict = field(default_factory=dict)
+    extra_callbacks: list = field(default_factory=list)  # timing (core.estimate)
 
     @property
     def class_names(self) -> list[str]:
@@ -317,6 +318,7 @@ def _bottleneck(run: _Run) -> str:
         config.augment_copies,
         _augmenter(config) if config.augment_copies else None,
         batch_size=32,
+        progress=run.store.phase_reporter(run.run_id, "extract"),
     )
     run.store.update_summary(
         run.run_id,
@@ -400,8 +402,15 @@ def _train_stage1(run: _Run) -> int | None:
     )
     stage_id = create_run(stage, run.store, status="running")
     run.store.update_summary(run.run_id, stage1_run_id=stage_id)
+    run.store.set_phase(run.run_id, "stage1", 0, stage.epochs)
+
+    def report(epoch: int, epochs: int, figures: dict) -> None:
+        run.store.set_phase(run.run_id, "stage1", epoch, epochs)
+        if run.report is not None:
+            run.report(epoch, epochs, figures)
+
     try:
-        record = train(stage, run.store, stage_id, run.should_stop, run.report)
+        record = train(stage, run.store, stage_id, run.should_stop, report)
     except LabError as exc:
         raise LabError(f"Stage 1 (run {stage_id}, training the top model) failed: {exc}") from exc
     finally:
@@ -447,13 +456,24 @@ def _load_data(run: _Run) -> None:
 
     config = run.config
     run.dataset = _load_dataset(config)
-    for split in ("train", "validation", "test"):
-        if split in run.dataset.splits:
-            run.splits[split] = load_split(
-                run.dataset, split, config.image_size, config.resize_mode
-            )
+    splits = [s for s in ("train", "validation", "test") if s in run.dataset.splits]
+    total = sum(len(run.dataset.splits[s]) for s in splits)
+    report = run.store.phase_reporter(run.run_id, "decode")
+    report(0, total)
+    start, offset = time.perf_counter(), 0
+    for split in splits:
+        run.splits[split] = load_split(
+            run.dataset,
+            split,
+            config.image_size,
+            config.resize_mode,
+            progress=lambda done, _n, offset=offset: report(offset + done, total),
+        )
+        offset += len(run.dataset.splits[split])
+    report(total, total)  # also when every split came from the memo
     run.store.update_summary(
         run.run_id,
+        decode_seconds=time.perf_counter() - start,
         class_names=run.class_names,
         num_classes=len(run.class_names),
         train_n=len(run.splits["train"]),
@@ -550,6 +570,7 @@ def _fit(run: _Run, model, train_inputs, val_inputs, num_samples: int) -> dict:
     from core import callbacks as cb
 
     config = run.config
+    run.store.set_phase(run.run_id, "prepare")  # building, then tracing the first step
     progress = cb.StoreProgress(run.store, run.run_id, config.batch_size, num_samples)
     stop = cb.StopOnRequest(run.should_stop)
     on_disk = run.config.method != "bottleneck"  # a top model alone cannot classify images
@@ -575,6 +596,7 @@ def _fit(run: _Run, model, train_inputs, val_inputs, num_samples: int) -> dict:
         )
     elif keras.backend.backend() == "tensorflow":
         callbacks.append(cb.EpochEvents(run.folder / "tensorboard"))
+    callbacks += run.extra_callbacks  # last: they see the others' epoch-end work done
     # Arrays are batched and shuffled by fit(); a tf.data pipeline already is.
     kwargs = {"batch_size": config.batch_size, "shuffle": True}
     if not isinstance(train_inputs, tuple):
@@ -603,8 +625,21 @@ def _fit(run: _Run, model, train_inputs, val_inputs, num_samples: int) -> dict:
     }
 
 
-def _predict(model, inputs) -> np.ndarray:
-    probs = model.predict(inputs, verbose=0)
+def _epoch_timing(epoch_seconds: list[float]) -> dict:
+    """The steady seconds per epoch (median after the first, warm-up epoch) and the
+    first epoch's extra time (tracing), for estimates of later runs."""
+    if len(epoch_seconds) < 2:
+        return {}
+    steady = float(np.median(epoch_seconds[1:]))
+    return {
+        "steady_seconds_per_epoch": steady,
+        "warmup_seconds": max(0.0, epoch_seconds[0] - steady),
+    }
+
+
+def _predict(model, inputs, callbacks=(), batch_size: int | None = None) -> np.ndarray:
+    kwargs = {} if batch_size is None else {"batch_size": batch_size}
+    probs = model.predict(inputs, verbose=0, callbacks=list(callbacks), **kwargs)
     return probs.reshape(-1) if probs.shape[-1] == 1 else probs
 
 
@@ -622,19 +657,32 @@ def _cross_entropy(labels: np.ndarray, probs: np.ndarray) -> float:
 def _finish(run: _Run, model, fit: dict, probs: dict | None = None) -> str:
     """Evaluate, write the run folder, update the summary; returns the final status."""
     from core import metrics
+    from core.callbacks import PredictProgress
     from core.models import count_params
 
+    splits = [s for s in ("validation", "test") if s in run.splits]
+    total = 0 if probs is not None else sum(len(run.splits[s]) for s in splits)
+    evaluating = run.store.phase_reporter(run.run_id, "evaluate")
+    evaluating(0, total)
     model.save(run.folder / "model.keras")
-    summary = {}
-    for split in ("validation", "test"):
-        if split not in run.splits:
-            continue
+    summary, done = {}, 0
+
+    def on_batch(images: int) -> None:
+        nonlocal done
+        done += images
+        evaluating(done, total)
+
+    for split in splits:
         decoded = run.splits[split]
         if probs is not None:
             split_probs = probs[split]
         else:
             inputs = _image_inputs(run, split, False)
-            split_probs = _predict(model, inputs[0] if isinstance(inputs, tuple) else inputs)
+            counter = PredictProgress(on_batch, run.config.batch_size, len(decoded))
+            if isinstance(inputs, tuple):  # arrays: predict() batches them itself
+                split_probs = _predict(model, inputs[0], [counter], run.config.batch_size)
+            else:
+                split_probs = _predict(model, inputs, [counter])
         labels = np.asarray(decoded.labels)
         report = metrics.evaluate_predictions(
             labels, split_probs, run.class_names, loss=_cross_entropy(labels, split_probs)
@@ -672,7 +720,84 @@ def _finish(run: _Run, model, fit: dict, probs: dict | None = None) -> str:
         trainable_params=trainable,
         train_seconds=fit["seconds"],
         seconds_per_epoch=fit["seconds"] / epochs_run if epochs_run else None,
+        **_epoch_timing(fit["epoch_seconds"]),
         pretrained=bool(run.config.pretrained) if run.config.uses_backbone else None,
     )
     run.store.update_summary(run.run_id, **summary)
     return "stopped" if fit["stopped"] else "finished"
+
+
+# --- timing for estimates (core.estimate) ------------------------------------------------
+
+
+def time_epochs(config: TrainConfig, num_classes: int, steps: int = 8, val_steps: int = 4):
+    """Train `config`'s model for two short epochs on random data, exactly as `train` does
+    (same model, pipeline, augmentation, optimizer, callbacks, seed and determinism, in a
+    throwaway run store), and time them.
+
+    Bottleneck runs train the top model on random features of the base's output shape;
+    the base itself (and fine-tuning's) has random weights: same arithmetic, no download.
+
+    Returns:
+        The `core.callbacks.EpochTiming`.
+    """
+    import tempfile
+    from types import SimpleNamespace
+
+    from core import backbones, models
+    from core.callbacks import EpochTimer
+    from core.pipeline import DecodedSplit
+    from core.store import RunStore
+
+    config = dataclasses.replace(
+        config, epochs=2, early_stopping_patience=None, top_run=None, name="timing"
+    )
+    _apply_seed(config)
+    rng = np.random.default_rng(config.seed)
+    size, batch = config.image_size, config.batch_size
+    names = [f"class {i}" for i in range(num_classes)]
+
+    def split(batches: int):
+        n = batches * batch
+        images = rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+        labels = (np.arange(n) % num_classes).astype("int32")
+        return DecodedSplit(images, labels, [f"{i}.png" for i in range(n)], [], names)
+
+    timer = EpochTimer()
+    with tempfile.TemporaryDirectory(prefix="ldl-timing-") as folder:
+        store = RunStore(Path(folder) / "runs.sqlite")
+        run_id = store.create_run(
+            name="timing", method=config.method, backbone=config.backbone, config={},
+            dataset="random", fingerprint="", epochs_planned=2, pretrained=False,
+        )  # fmt: skip
+        run = _Run(config, store, run_id, store.run_dir(run_id), lambda: False, None)
+        run.dataset = SimpleNamespace(class_names=names)
+        run.extra_callbacks = [timer]
+        if config.method == "scratch":
+            model = models.make_scratch_cnn(
+                size, num_classes, _model_augmenter(config), config.dropout, config.l2
+            )
+        else:
+            base = backbones.build_base(config.backbone, size, pretrained=False)
+            top = models.make_top_model(
+                base.output_shape[1:], num_classes, config.head, config.dropout
+            )
+        if config.method == "bottleneck":
+            shape = (batch, *base.output_shape[1:])
+            x = [
+                rng.normal(size=(b * shape[0], *shape[1:])).astype("float32")
+                for b in (steps, val_steps)
+            ]
+            y = [(np.arange(len(a)) % num_classes).astype("int32") for a in x]
+            _compile(top, config, num_classes)
+            _fit(run, top, (x[0], y[0]), (x[1], y[1]), len(y[0]))
+        else:
+            if config.method == "finetune":
+                model = models.make_finetune_model(
+                    base, top, config.backbone, _model_augmenter(config),
+                    config.unfreeze_blocks, config.train_batchnorm,
+                )  # fmt: skip
+            run.splits = {"train": split(steps), "validation": split(val_steps)}
+            _fit_images(run, model)
+        store.close()
+    return timer.timing(steps, val_steps)

@@ -157,15 +157,16 @@ def monitor() -> None:
         st.info("No runs yet: press Start.")
         return
     st.subheader(f"{runs_view.run_title(run)} — {run.status}")
-    prog = runs_view.progress(run, store.last_batch(run.id))
+    prog, eta = runs_view.run_progress(run, store)
+    phase = store.phase(run.id) if run.status == "running" else None
     if run.status == "queued":
         st.caption("Waiting for the background worker…")
-    elif prog is None and run.status == "running":
-        st.caption("Loading images (and extracting features) before the first batch…")
+    elif run.status == "running" and phase is None and prog is None:
+        st.caption("Starting…")
+    if phase is not None and phase.name != "train":  # decoding, features, evaluation…
+        st.container(key="train_phase").progress(phase.fraction, text=runs_view.phase_text(phase))
     if prog is not None:
-        state = runner.worker_state(store)
-        eta = state.eta_seconds if state.running and state.running.id == run.id else None
-        st.progress(prog.fraction, text=prog.text(eta))
+        st.progress(prog.fraction, text=prog.text(eta if run.status == "running" else None))
     if run.error:
         st.error(f"{run.status.capitalize()}: {labui.page_words(run.error)}")
     if run.status == "finished" and runs_view.accuracy_sentence(run.summary):

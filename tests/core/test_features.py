@@ -83,3 +83,18 @@ def test_damaged_cache_file_is_extracted_again(base):
     features.cache_path("k4").write_bytes(b"not a zip")
     feats = features.load_or_extract(splits, ["a", "b"], "k4", lambda: base, "vgg16")
     assert not feats.cache_hit and len(feats.x["train"]) == 4
+
+
+def test_extraction_reports_each_batch_over_every_split_and_copy(base):
+    splits = {"train": _split(300, 0), "validation": _split(40, 1)}  # train spans two chunks
+    augmenter = build_augmenter(PRESETS["strong"], seed=1)
+    calls = []
+    features.load_or_extract(
+        splits, ["a", "b"], "k5", lambda: base, "vgg16", copies=1, augmenter=augmenter,
+        batch_size=32, progress=lambda done, total: calls.append((done, total)),
+    )  # fmt: skip
+    # train 256 + 44 images: 8 + 2 passes; validation 2; one augmented copy of train: 10.
+    total = 10 + 2 + 10
+    assert features.count_batches(300, 32) == 10
+    assert calls[0] == (0, total) and calls[-1] == (total, total)
+    assert [done for done, _ in calls] == list(range(total + 1))

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from core import store as store_module
 from core.errors import RunError
 from core.store import STATUSES, RunStore, process_alive
 
@@ -191,3 +192,46 @@ def test_concurrent_writers_from_processes(tmp_path):
     assert len(store.batches(run_id)) == 60
     assert len(store.get(run_id).summary) == 2  # no lost update between the writers
     assert store.runs_root == tmp_path / "db" / "runs"
+
+
+def test_phase_is_recorded_replaced_and_throttled(monkeypatch):
+    store = RunStore()
+    run_id = _new(store)
+    assert store.phase(run_id) is None
+    store.set_phase(run_id, "decode", 32, 2800)
+    phase = store.phase(run_id)
+    assert (phase.name, phase.done, phase.total) == ("decode", 32, 2800)
+    assert phase.fraction == pytest.approx(32 / 2800)
+    store.set_phase(run_id, "extract", 1, 88)  # one current phase per run
+    assert store.phase(run_id).name == "extract"
+    with pytest.raises(ValueError, match="Unknown phase"):
+        store.set_phase(run_id, "dancing")
+    report = store.phase_reporter(run_id, "evaluate", min_interval=3600)
+    for done in range(0, 801, 16):
+        report(done, 800)
+        if done == 16:
+            assert store.phase(run_id).done == 0  # throttled: the first write stands
+    assert (store.phase(run_id).done, store.phase(run_id).total) == (800, 800)  # last always
+    store.delete(run_id)
+    assert store.phase(run_id) is None
+
+
+def test_a_store_written_before_phases_existed_opens_and_gains_them(app_home):
+    import sqlite3
+
+    path = app_home / "old.sqlite"
+    old_schema = store_module._SCHEMA.split("CREATE TABLE IF NOT EXISTS phases")[0]
+    conn = sqlite3.connect(path)
+    conn.executescript(old_schema)
+    conn.execute(
+        "INSERT INTO runs (name, method, config, dataset, fingerprint, status, created_at,"
+        " epochs_planned, pretrained) VALUES ('old', 'scratch', '{}', 'demo', '', 'finished',"
+        " 0, 3, 0)"
+    )
+    conn.commit()
+    conn.close()
+    store = RunStore(path)
+    (record,) = store.list_runs()
+    assert record.name == "old" and store.phase(record.id) is None
+    store.set_phase(record.id, "evaluate", 5, 10)
+    assert store.phase(record.id).done == 5

@@ -292,3 +292,51 @@ def test_imagenet_bottleneck_then_finetune_from_it(store, small_root, keras_home
     record = store.get(start_run(config, store))
     assert record.status == "finished" and record.summary["top_run_id"] == top.id
     assert "stage1_run_id" not in record.summary
+
+
+class _PhaseLog(RunStore):
+    """A run store that also keeps every phase written, in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.phases = []
+
+    def set_phase(self, run_id, name, done=0, total=0):
+        self.phases.append((run_id, name, done, total))
+        super().set_phase(run_id, name, done, total)
+
+
+def _phases_of(store, run_id):
+    return [(name, done, total) for rid, name, done, total in store.phases if rid == run_id]
+
+
+def test_scratch_run_reports_decode_prepare_train_and_evaluate_with_counts(small_root, tmp_path):
+    root = tmp_path / "with_test"
+    shutil.copytree(small_root, root)
+    shutil.copytree(Path(small_root) / "validation", root / "test")  # 16 more to evaluate
+    store = _PhaseLog()
+    run_id = start_run(_config("scratch", str(root)), store)
+    phases = _phases_of(store, run_id)
+    names = [name for name, _, _ in phases]
+    first = {name: names.index(name) for name in set(names)}
+    assert first["decode"] < first["prepare"] < first["train"] < first["evaluate"]
+    decode = [(d, t) for n, d, t in phases if n == "decode"]
+    assert decode[0] == (0, 80) and decode[-1] == (80, 80)  # 48 train, 16 validation, 16 test
+    evaluate = [(d, t) for n, d, t in phases if n == "evaluate"]
+    assert evaluate[0] == (0, 32) and evaluate[-1] == (32, 32)  # validation, then test
+    assert store.phase(run_id).name == "evaluate"
+    summary = store.get(run_id).summary
+    assert summary["decode_seconds"] > 0
+
+
+def test_bottleneck_reports_extraction_per_batch_and_finetune_its_stage1(small_root):
+    store = _PhaseLog()
+    config = _config("finetune", small_root, backbone="vgg16", pretrained=False, top_epochs=2)
+    run_id = start_run(config, store)
+    stage1 = store.get(run_id).summary["stage1_run_id"]
+    extract = [(d, t) for n, d, t in _phases_of(store, stage1) if n == "extract"]
+    # extraction in batches of 32: train 48 images -> 2, validation 16 -> 1
+    assert extract[0] == (0, 3) and extract[-1] == (3, 3)
+    stage = [(d, t) for n, d, t in _phases_of(store, run_id) if n == "stage1"]
+    assert stage == [(0, 2), (1, 2), (2, 2)]  # the fine-tuning run shows its stage 1's epochs
+    assert "evaluate" in [n for n, _, _ in _phases_of(store, run_id)]
