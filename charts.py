@@ -132,3 +132,35 @@ def probability_bars(frame: pd.DataFrame) -> alt.Chart:
         )
         .properties(height=alt.Step(24))
     )
+
+
+def reliability_diagram(frame: pd.DataFrame) -> alt.LayerChart:
+    """Accuracy against confidence per bin, with the diagonal a calibrated model follows.
+
+    Args:
+        frame: one row per bin: `confidence`, `accuracy`, `count` (`runs_view.reliability_frame`).
+    """
+    diagonal = (
+        alt.Chart(pd.DataFrame({"x": [0.5, 1.0]}))
+        .mark_line(strokeDash=[4, 4], color="gray")
+        .encode(x="x:Q", y="x:Q")
+    )
+    points = (
+        alt.Chart(frame)
+        .mark_circle(color="#1f5fa8")
+        .encode(
+            x=alt.X(
+                "confidence:Q",
+                title="confidence (mean per bin)",
+                scale=alt.Scale(domain=[0.5, 1.0]),
+            ),  # fmt: skip
+            y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1])),
+            size=alt.Size("count:Q", title="images", legend=alt.Legend(orient="right")),
+            tooltip=[
+                "count:Q",
+                alt.Tooltip("confidence:Q", format=".3f"),
+                alt.Tooltip("accuracy:Q", format=".3f"),
+            ],  # fmt: skip
+        )
+    )
+    return alt.layer(diagonal, points).properties(height=240, width=360)

@@ -463,3 +463,59 @@ def blog_queue(spec: str, config, backbone: str | None, augment: dict | None, n_
         spec, image_size=config.image_size, backbone=backbone,
         pretrained=config.pretrained, augment=augment, store=store,
     )  # fmt: skip
+
+
+# --- Compare page ----------------------------------------------------------------
+def paired_test(records: list, labels: dict, store) -> None:
+    """ "Is one run really better?": McNemar's exact test on two runs' paired predictions."""
+    from core import significance
+
+    st.subheader("Is one run really better?")
+    paired = [r.id for r in runs_view.comparable_runs(records)]
+    if len(paired) < 2:
+        st.caption(
+            "With two finished runs validated on the same images, a paired test says here "
+            "whether one is really better or the gap could be chance."
+        )
+        return
+    b_col, a_col = st.columns(2)
+    run_b = b_col.selectbox("Is run", paired, 0, format_func=labels.get, key="compare_b")
+    run_a = a_col.selectbox("better than run", paired, 1, format_func=labels.get, key="compare_a")
+    if run_a == run_b:
+        return
+    try:
+        result = significance.compare_runs(run_a, run_b, store=store)
+    except LabError as exc:
+        show_error(exc)
+        return
+    st.markdown(result.sentence())
+    st.caption(
+        "McNemar's exact test: only the images that one run gets right and the other wrong "
+        "count; if the runs were equally good, each would go either way by chance."
+    )
+
+
+def calibration_section(run_id: int, store) -> None:
+    """The reliability diagram, its expected calibration error, and a temperature on request."""
+    import charts
+    from core import calibration
+
+    result = calibration.run_calibration(run_id, store)
+    temperature = calibration.load_temperature(store.run_dir(run_id))
+    title = f"Can its confidence be trusted? Expected calibration error {result.ece:.3f}"
+    with st.expander(title):
+        st.altair_chart(charts.reliability_diagram(runs_view.reliability_frame(result)))
+        st.caption(
+            "Each dot is a group of validation images of about the same confidence; a model "
+            "whose confidence can be trusted keeps its dots on the dashed diagonal."
+        )
+        if temperature is not None:
+            st.markdown(f"Predictions use a fitted temperature of **{temperature:.2f}**.")
+            return
+        help_text = "Rescales the probabilities; the predicted classes stay the same."
+        if st.button("Fit a temperature", key="compare_calibrate", help=help_text):
+            fit = calibration.calibrate_run(run_id, store)
+            st.success(
+                f"Temperature {fit.temperature:.2f}: expected calibration error "
+                f"{fit.ece_before:.3f} → {fit.ece_after:.3f}. Predict uses it from now on."
+            )

@@ -306,3 +306,18 @@ def run_title(record) -> str:
     if record.name and record.name != f"{record.method} #{record.id}":
         title += f" · {record.name}"
     return title
+
+
+def reliability_frame(calibration) -> pd.DataFrame:
+    """A `core.calibration.Calibration`'s bins as rows: confidence, accuracy, count."""
+    return pd.DataFrame(
+        [(b.confidence, b.accuracy, b.count) for b in calibration.bins],
+        columns=["confidence", "accuracy", "count"],
+    )
+
+
+def comparable_runs(records: list) -> list:
+    """Runs with validation predictions (finished or stopped), best first, for paired tests."""
+    usable = [r for r in records if r.status in ("finished", "stopped")
+              and r.summary.get("val_accuracy") is not None]  # fmt: skip
+    return sorted(usable, key=lambda r: (-r.summary["val_accuracy"], -r.id))

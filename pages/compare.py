@@ -60,6 +60,8 @@ if curves.empty:
 else:
     st.altair_chart(charts.overlay_with_reference(curves, metric, splits), key="compare_curves")
 
+labui.paired_test(records, labels, store)
+
 st.subheader("One run in detail")
 best = runs_view.best_finished_run(records, labui.active_class_names())
 run_id = st.selectbox(
@@ -68,6 +70,8 @@ run_id = st.selectbox(
 )  # fmt: skip
 if run_id is None:
     st.stop()
+
+
 record = store.get(run_id)
 folder = store.run_dir(run_id)
 if record.error:
@@ -88,6 +92,9 @@ if report_file.is_file():
             "recall": st.column_config.NumberColumn(format="%.3f"),
         },
     )
+    predictions = folder / "predictions.csv"
+    if predictions.is_file():
+        labui.calibration_section(run_id, store)
     cells = runs_view.confusion_frame(report)
     options = list(zip(cells["true"], cells["predicted"], strict=True))
     counts = dict(zip(options, cells["count"], strict=True))
@@ -108,7 +115,6 @@ if report_file.is_file():
         format_func=lambda o: f"true {o[0]} → predicted {o[1]} ({counts[o]})",
         key=f"compare_cell_{run_id}",
     )  # fmt: skip
-    predictions = folder / "predictions.csv"
     rows = confusion_cell(read_predictions_csv(predictions), *cell) if predictions.is_file() else []
     shown = [(r["path"], r["predicted"], r["probabilities"][r["predicted"]]) for r in rows[:24]]
     labui.image_grid(

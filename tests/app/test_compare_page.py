@@ -177,3 +177,57 @@ def test_tflite_is_prepared_on_request_then_downloaded(tmp_path):
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Download for TensorFlow Lite (.tflite)" in labels
     assert (store.run_dir(run_id) / "exports" / f"run-{run_id}.tflite").stat().st_size > 1000
+
+
+def _paired_runs(store: RunStore, tmp_path, right_a: int, right_b: int, n: int = 40):
+    """Two finished runs validated on the same n images, right on the first right_* of them."""
+    y_true = np.array([i % 2 for i in range(n)])
+    paths = [str(tmp_path / f"v{i}.png") for i in range(n)]
+    ids = []
+    for name, right in (("a", right_a), ("b", right_b)):
+        y_pred = np.where(np.arange(n) < right, y_true, 1 - y_true)
+        probs = np.where(y_pred == 1, 0.97, 0.03)  # very sure, right or wrong
+        run_id = store.create_run(
+            name=name, method="scratch", backbone=None, config={"image_size": 32},
+            dataset="demo", fingerprint="f", epochs_planned=1, pretrained=False,
+        )  # fmt: skip
+        report = evaluate_predictions(y_true, probs, CLASSES, loss=0.6)
+        folder = store.run_dir(run_id)
+        (folder / "report.json").write_text(__import__("json").dumps(report.to_dict()))
+        write_predictions_csv(folder / "predictions.csv", paths, y_true, probs, CLASSES)
+        store.update_summary(run_id, val_accuracy=report.accuracy, val_n=n, class_names=CLASSES)
+        store.finish(run_id, "finished")
+        ids.append(run_id)
+    return ids
+
+
+def test_is_one_run_really_better_in_one_sentence(tmp_path):
+    store = RunStore()
+    a, b = _paired_runs(store, tmp_path, right_a=24, right_b=38)
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.selectbox(key="compare_b").value == b  # the best run first
+    assert at.selectbox(key="compare_a").value == a
+    sentence = next(m.value for m in at.markdown if "better than" in m.value)
+    assert sentence.startswith(f"Run #{b} is really better than run #{a} (p = ")
+    assert "14 right only under" not in sentence and f"14 only under run #{b}" in sentence
+    at.selectbox(key="compare_b").set_value(a).run()
+    at.selectbox(key="compare_a").set_value(a).run()
+    assert not at.exception and not any("better than" in m.value for m in at.markdown)
+
+
+def test_calibration_diagram_and_temperature_on_request(tmp_path):
+    from core.calibration import load_temperature
+
+    store = RunStore()
+    _, b = _paired_runs(store, tmp_path, right_a=20, right_b=30)  # b: 75% right at 97%
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    (expander,) = [e for e in at.expander if "calibration error" in e.label]
+    assert expander.label.endswith("0.220")  # |0.97 - 0.75|
+    at.button(key="compare_calibrate").click().run()
+    assert not at.exception
+    assert "Predict uses it from now on" in at.success[0].value
+    assert load_temperature(store.run_dir(b)) > 1  # an over-confident model is softened
+    again = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert any("fitted temperature" in m.value for m in again.markdown)
