@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -78,6 +79,7 @@ CREATE TABLE IF NOT EXISTS phases (
     updated_at REAL NOT NULL
 );
 """
+_TABLES = re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA)
 # Stores written before a table existed gain it on open (CREATE TABLE IF NOT EXISTS):
 # added tables are the only schema changes so far, so old stores keep working as is.
 
@@ -206,7 +208,11 @@ class RunStore:
         self.runs_root = self.path.parent / "runs"
         self._local = threading.local()
         conn = self._conn()
-        conn.executescript(_SCHEMA)
+        tables = {
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if not {"runs", "epochs", "batches", "phases"} <= tables:
+            conn.executescript(_SCHEMA)  # a new store, or one from before a table existed
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -215,7 +221,9 @@ class RunStore:
             # transaction unless we open one explicitly.
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
+            # Switching modes takes a lock that a concurrent writer can hold: only when needed.
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # no fsync per commit in WAL
             self._local.conn = conn
         return conn

@@ -94,7 +94,8 @@ def test_worker_runs_the_queue_in_order_one_at_a_time(fake_worker_env, app_home)
     assert [r.name for r in records] == ["q0", "q1", "q2"]
     assert len({r.pid for r in records}) == 1  # one worker did them all
     assert "fake training run" in (store.run_dir(ids[0]) / "log.txt").read_text()
-    assert f"run {ids[2]} ended: finished" in (app_home / "worker.log").read_text()
+    log = app_home / "worker.log"  # written just after the store says "finished"
+    wait_for(lambda: f"run {ids[2]} ended: finished" in log.read_text(), "the log line")
     # With nothing left to do it exits, and a state query says so.
     wait_for(lambda: not runner.worker_state(store).alive, "the idle worker to exit")
     assert runner.worker_state(store).queued == 0
