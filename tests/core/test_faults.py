@@ -150,6 +150,7 @@ def test_an_import_records_its_owner_and_cleans_up_after_a_dead_one(app_home, tm
 # --- a worker killed with runs queued behind it ------------------------------------
 
 
+@pytest.mark.slow  # starts worker processes
 @pytest.mark.usefixtures("fake_worker_env")
 def test_a_worker_killed_mid_run_is_replaced_and_the_queue_goes_on():
     """SIGKILL (as the OOM killer sends) during the first of two queued runs: the
@@ -161,7 +162,8 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_queue_goes_on():
     second = runner.enqueue(FakeConfig("quick", name="behind it"), store)
     # The live worker holds the lock, so that enqueue started no other process:
     # after the kill, nothing is left that would take the queue by itself.
-    wait_for(lambda: sum(c.poll() is None for c in runner._children) == 1, "a single worker")
+    alive = lambda: sum(c.poll() is None for c in runner._children)  # noqa: E731
+    wait_for(lambda: alive() == 1, "a single worker", limit=120)
     killed_pid = store.get(first).pid
     os.kill(killed_pid, signal.SIGKILL)
     wait_for(

@@ -1,7 +1,6 @@
 """core.store: runs, metrics, stop requests and crash detection on SQLite."""
 
 import json
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -11,6 +10,7 @@ import pytest
 
 from core import store as store_module
 from core.errors import RunError
+from core.paths import PROJECT_ROOT
 from core.store import STATUSES, RunStore, process_alive
 
 
@@ -168,27 +168,33 @@ def test_process_alive_detects_recycled_pid():
     assert not process_alive(os.getpid(), started="not-the-start-time")
 
 
-def _writer(path, run_id, n):
-    store = RunStore(path)
-    for i in range(n):
-        store.log_batch(run_id, 1, i, n, {"loss": float(i)})
-        store.update_summary(run_id, **{f"k{os.getpid()}": i})
+# Plain processes, not multiprocessing: its "spawn" re-runs the parent's __main__ file,
+# which after an AppTest in the same session is a temporary Streamlit script.
+WRITER = """
+import os, sys
+from core.store import RunStore
+store = RunStore(sys.argv[1])
+run_id, n = int(sys.argv[2]), int(sys.argv[3])
+for i in range(n):
+    store.log_batch(run_id, 1, i, n, {"loss": float(i)})
+    store.update_summary(run_id, **{f"k{os.getpid()}": i})
+"""
 
 
 def test_concurrent_writers_from_processes(tmp_path):
     path = tmp_path / "db" / "runs.sqlite"
     store = RunStore(path)
     run_id = _new(store)
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(path, run_id, 30)) for _ in range(2)]
-    for p in procs:
-        p.start()
-    while any(p.is_alive() for p in procs):
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(run_id), "30"], env=env)
+        for _ in range(2)
+    ]
+    while any(p.poll() is None for p in procs):
         store.list_runs()  # reading while they write
         store.batches(run_id)
     for p in procs:
-        p.join()
-        assert p.exitcode == 0
+        assert p.wait(timeout=60) == 0
     assert len(store.batches(run_id)) == 60
     assert len(store.get(run_id).summary) == 2  # no lost update between the writers
     assert store.runs_root == tmp_path / "db" / "runs"
