@@ -32,7 +32,7 @@ st.dataframe(
         "id": st.column_config.NumberColumn(width=40),
         "status": st.column_config.TextColumn(width=80),
         "size": st.column_config.NumberColumn(width=50),
-        "epochs": st.column_config.NumberColumn(width=55),
+        "epochs": st.column_config.TextColumn(width=55),  # "3/20": completed of planned
         "val acc": st.column_config.NumberColumn(format="%.3f", width=70),
         "n": st.column_config.NumberColumn(width=55),
         "train s": st.column_config.NumberColumn(format="%.0f", width=65),

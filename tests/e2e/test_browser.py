@@ -98,8 +98,14 @@ def app_url(app_home, tmp_path):
 
 
 def _shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    """The laptop's view (for the README), and the whole page in a tall window (to review)."""
+    (SHOTS / "whole").mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": 3200})
+    page.wait_for_timeout(700)
+    page.screenshot(path=str(SHOTS / "whole" / f"{name}.png"))
+    page.set_viewport_size(VIEWPORT)
+    page.wait_for_timeout(300)
 
 
 def _go(page, title: str) -> None:
