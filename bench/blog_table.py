@@ -70,7 +70,7 @@ def run_one(config, store) -> dict:
 def run_table(args) -> dict:
     from core.backbones import weights_status
     from core.store import RunStore
-    from core.training import TrainConfig
+    from core.train_config import TrainConfig
 
     store = RunStore()
     common = dict(image_size=args.image_size, batch_size=16, seed=args.seed)

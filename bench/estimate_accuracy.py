@@ -61,7 +61,8 @@ def _load() -> float:
 def one_method(method, data, backbone, epochs, store, top_run, baseline) -> dict:
     from core import estimate, pipeline
     from core.datasets import load_dataset
-    from core.training import TrainConfig, start_run
+    from core.train_config import TrainConfig
+    from core.training import start_run
 
     changes = {"data": data, "epochs": epochs}
     if method != "scratch":

@@ -116,7 +116,7 @@ def measure(
     """Time the training `config` asks for on this machine, scaled to the dataset.
 
     Args:
-        config: a `core.training.TrainConfig`.
+        config: a `core.train_config.TrainConfig`.
         num_classes: classes of the dataset.
         n_train, n_val: images in the training and validation splits.
         steps: training batches per timed epoch (two epochs are trained).
@@ -127,7 +127,8 @@ def measure(
         The estimate: a steady epoch, and once-only costs (decode, extract, stage1,
         warmup) apart.
     """
-    from core.training import TrainConfig, time_epochs
+    from core.train_config import TrainConfig
+    from core.training import time_epochs
 
     batch = config.batch_size
     timing = time_epochs(config, num_classes, steps=steps)
@@ -200,7 +201,7 @@ def _features_cached(config, dataset) -> bool:
         config.image_size,
         config.resize_mode,
         config.augment_copies,
-        config.augment_config().to_dict(),
+        config.augment.to_dict(),
         config.seed,
     )
     return features.cache_path(key).is_file()

@@ -37,9 +37,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.augment_config import AugmentConfig
 from core.errors import LabError
 from core.paths import PROJECT_ROOT, app_home
 from core.store import Phase, RunRecord, RunStore
+from core.train_config import TrainConfig
 
 IDLE_TIMEOUT_S = float(os.environ.get("LDL_WORKER_IDLE_S") or 30)  # tests shorten it
 # "module:function" replacing core.training.train in the worker (tests only);
@@ -74,7 +76,7 @@ def enqueue(config, store: RunStore | None = None) -> int:
     """Queue a training run and make sure a worker will pick it up.
 
     Args:
-        config: a `core.training.TrainConfig` (validated here).
+        config: a `core.train_config.TrainConfig` (validated here).
         store: the run store (default: the app home's).
 
     Returns:
@@ -97,7 +99,7 @@ def queue_blog_experiments(
     pretrained: bool = True,
     epochs: int | None = None,
     batch_size: int | None = None,
-    augment: dict | None = None,
+    augment: AugmentConfig | None = None,
     seed: int | None = None,
     store: RunStore | None = None,
 ) -> list[int]:
@@ -120,8 +122,6 @@ def queue_blog_experiments(
     Returns:
         The three run ids, in execution order.
     """
-    from core.training import TrainConfig  # Lazy: TensorFlow stays out of page start-up.
-
     store = store or RunStore()
     overrides = {"data": str(data), "image_size": int(image_size)}
     for key, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed)):
@@ -394,7 +394,7 @@ def run_one(record: RunRecord, store: RunStore, train_fn: Callable | None = None
             if train_fn is not None:
                 train_fn(record.config, store, record.id)
             else:
-                from core.training import TrainConfig, train
+                from core.training import train
 
                 train(TrainConfig.from_dict(record.config), store, record.id)
         except Exception as exc:  # noqa: BLE001 - one bad run must not end the worker

@@ -32,139 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import LabError, RunError
+from core.train_config import TrainConfig
 
-METHODS = ("scratch", "bottleneck", "finetune")
-OPTIMIZERS = ("rmsprop", "sgd", "adam")
-HEADS = ("flatten", "gap")
 TOP_WEIGHTS = "top.weights.h5"
-
-
-def _preset(name: str) -> dict:
-    from core.augment_config import PRESETS
-
-    return PRESETS[name].to_dict()
-
-
-@dataclass
-class TrainConfig:
-    """Everything a run depends on; stored with the run as JSON.
-
-    Start from `TrainConfig.defaults(method)` (the blog's settings) and change fields.
-    """
-
-    method: str = "scratch"
-    data: str = "demo"
-    backbone: str = "vgg16"  # ignored by "scratch"
-    pretrained: bool = True
-    epochs: int = 50
-    batch_size: int = 16
-    image_size: int = 150
-    optimizer: str = "rmsprop"
-    learning_rate: float = 1e-3
-    momentum: float = 0.9  # SGD only
-    dropout: float = 0.5
-    l2: float = 0.0
-    augment: dict = field(default_factory=dict)  # an AugmentConfig as a dict
-    seed: int = 1337
-    top_run: int | None = None
-    top_epochs: int | None = None  # finetune stage 1 (None: the bottleneck default)
-    head: str = "flatten"
-    augment_copies: int = 0
-    # Where training augments, with the same layer stack either way: "pipeline" (a
-    # tf.data map that overlaps the model's compute: measured ~1.5x cheaper per epoch
-    # on 2 CPU cores, bench/scratch_epoch.py) or "model" (layers right after the Input,
-    # keras-io style). Without TensorFlow (e.g. the JAX backend) the model augments.
-    augment_on: str = "pipeline"
-    unfreeze_blocks: int = 1
-    train_batchnorm: bool = False
-    early_stopping_patience: int | None = None
-    checkpoint_best: bool = False
-    resize_mode: str = "stretch"
-    val_fraction: float = 0.2
-    deterministic: bool = True
-    name: str | None = None
-
-    @classmethod
-    def defaults(cls, method: str, **changes) -> TrainConfig:
-        """The blog's settings for `method`, with `changes` applied."""
-        if method not in METHODS:
-            raise LabError(f"Unknown method '{method}'; choose one of {', '.join(METHODS)}.")
-        blog = {
-            "scratch": dict(
-                optimizer="rmsprop", learning_rate=1e-3, augment=_preset("blog: training")
-            ),
-            "bottleneck": dict(optimizer="rmsprop", learning_rate=1e-3, augment=_preset("none")),
-            "finetune": dict(
-                optimizer="sgd", learning_rate=1e-4, momentum=0.9, augment=_preset("blog: training")
-            ),
-        }[method]
-        return cls(method=method, **{**blog, **changes})
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TrainConfig:
-        """Builds a config; unknown keys are an error (a typo must not pass silently)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise LabError(f"Unknown training setting '{unknown[0]}'.")
-        return cls(**data)
-
-    @property
-    def uses_backbone(self) -> bool:
-        return self.method != "scratch"
-
-    def augment_config(self):
-        """The augmentation settings as an `AugmentConfig` (validated)."""
-        from core.augment_config import AugmentConfig
-
-        try:
-            return AugmentConfig.from_dict(dict(self.augment or {}))
-        except ValueError as exc:
-            raise LabError(str(exc)) from None
-
-    def validate(self) -> TrainConfig:
-        """Checks every field; returns self.
-
-        Raises:
-            LabError: naming the first bad setting.
-        """
-        checks = [
-            (self.method in METHODS, f"method must be one of {', '.join(METHODS)}"),
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
-            (self.head in HEADS, "head must be 'flatten' or 'gap'"),
-            (self.epochs >= 1, "epochs must be at least 1"),
-            (self.batch_size >= 1, "batch_size must be at least 1"),
-            (16 <= self.image_size <= 1024, "image_size must be between 16 and 1024"),
-            (self.learning_rate > 0, "learning_rate must be positive"),
-            (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
-            (self.l2 >= 0, "l2 must be 0 or positive"),
-            (self.augment_copies >= 0, "augment_copies must be 0 or more"),
-            (self.unfreeze_blocks >= 1, "unfreeze_blocks must be at least 1"),
-            (0 < self.val_fraction < 1, "val_fraction must be between 0 and 1"),
-            (0 <= self.seed < 2**32, f"seed must be between 0 and {2**32 - 1}"),
-            (self.augment_on in ("model", "pipeline"), "augment_on must be 'model' or 'pipeline'"),
-            (
-                self.early_stopping_patience is None or self.early_stopping_patience >= 1,
-                "early_stopping_patience must be at least 1",
-            ),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise LabError(f"Invalid training setting: {message}.")
-        if self.uses_backbone:
-            from core.backbones import get_backbone
-
-            get_backbone(self.backbone)
-        if self.augment_copies and self.augment_config().is_identity():
-            raise LabError(
-                "Invalid training setting: augmented copies (augment_copies="
-                f"{self.augment_copies}) need augmentation settings; choose a preset."
-            )
-        self.augment_config()
-        return self
 
 
 @dataclass
@@ -298,7 +168,6 @@ def _bottleneck(run: _Run) -> str:
         base = backbones.build_base(config.backbone, config.image_size, config.pretrained)
         return base
 
-    aug = config.augment_config()
     key = features.feature_key(
         run.dataset.fingerprint(),
         config.backbone,
@@ -306,7 +175,7 @@ def _bottleneck(run: _Run) -> str:
         config.image_size,
         config.resize_mode,
         config.augment_copies,
-        aug.to_dict(),
+        config.augment.to_dict(),
         config.seed,
     )
     feats = features.load_or_extract(
@@ -485,7 +354,7 @@ def _load_data(run: _Run) -> None:
 def _augmenter(config: TrainConfig):
     from core.augment import build_augmenter
 
-    aug = config.augment_config()
+    aug = config.augment
     return None if aug.is_identity() else build_augmenter(aug, seed=config.seed)
 
 

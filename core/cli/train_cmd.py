@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from core.training import HEADS, METHODS, OPTIMIZERS
+from core.train_config import HEADS, METHODS, OPTIMIZERS
 
 # Options that map one to one onto TrainConfig fields of the same name.
 CONFIG_OPTIONS = (
@@ -98,8 +98,8 @@ def register(subparsers):
     parser.set_defaults(func=train)
 
 
-def augment_setting(text: str) -> dict:
-    """A preset name or a JSON object, as an AugmentConfig dict.
+def augment_setting(text: str):
+    """A preset name or a JSON object, as an `AugmentConfig`.
 
     Raises:
         LabError: unknown preset or invalid JSON/settings.
@@ -108,12 +108,12 @@ def augment_setting(text: str) -> dict:
     from core.errors import LabError
 
     if text in PRESETS:
-        return PRESETS[text].to_dict()
+        return PRESETS[text]
     if not text.lstrip().startswith("{"):
         names = ", ".join(f"'{name}'" for name in PRESETS)
         raise LabError(f"Unknown augmentation preset '{text}'; use one of {names} or JSON.")
     try:
-        return AugmentConfig.from_json(text).to_dict()
+        return AugmentConfig.from_json(text)
     except ValueError as exc:
         raise LabError(str(exc)) from None
 
@@ -121,7 +121,7 @@ def augment_setting(text: str) -> dict:
 def build_config(args):
     """The `TrainConfig` for parsed arguments: the method's defaults, then the options."""
     from core.backbones import backbone_name
-    from core.training import TrainConfig
+    from core.train_config import TrainConfig
 
     changes = {key: getattr(args, key) for key in CONFIG_OPTIONS if getattr(args, key) is not None}
     if args.backbone is not None:
@@ -185,7 +185,7 @@ def train(args) -> int:
 def _fail(args, store, run_id, message: str, code: int = 1) -> int:
     """Prints the reason (no traceback); a run that never started is recorded as failed."""
     if run_id is None:
-        from core.training import TrainConfig
+        from core.train_config import TrainConfig
 
         try:  # the options themselves were bad: still leave a failed run record
             config = TrainConfig(method=args.method, data=args.data)

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.paths import PROJECT_ROOT
 from core.store import RunStore
-from core.training import TrainConfig
+from core.train_config import TrainConfig
 
 PAGE = str(PROJECT_ROOT / "pages/train.py")
 COMPARE = str(PROJECT_ROOT / "pages/compare.py")

@@ -156,7 +156,7 @@ def test_every_training_setting_is_a_flag():
 
     from core.cli import build_parser
     from core.cli.train_cmd import build_config
-    from core.training import TrainConfig
+    from core.train_config import TrainConfig
 
     argv = [
         "train", "--method", "finetune", "--data", "demo", "--name", "all flags",

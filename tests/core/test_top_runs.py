@@ -8,7 +8,8 @@ from core.cli import main
 from core.errors import LabError
 from core.store import RunStore
 from core.top_runs import compatible_top_runs, top_run_problem
-from core.training import TOP_WEIGHTS, TrainConfig, start_run
+from core.train_config import TrainConfig
+from core.training import TOP_WEIGHTS, start_run
 
 CLASSES = ["circles", "squares", "triangles"]
 

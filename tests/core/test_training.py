@@ -11,7 +11,8 @@ from core import features
 from core.errors import LabError
 from core.metrics import read_predictions_csv
 from core.store import RunStore
-from core.training import TrainConfig, create_run, start_run, train
+from core.train_config import TrainConfig
+from core.training import create_run, start_run, train
 
 SIZE = 32  # tiny images keep every run to a few seconds on 2 cores
 
@@ -58,7 +59,7 @@ def test_defaults_are_the_blogs():
     scratch = TrainConfig.defaults("scratch")
     assert (scratch.optimizer, scratch.learning_rate, scratch.batch_size) == ("rmsprop", 1e-3, 16)
     assert (scratch.image_size, scratch.epochs) == (150, 50)
-    assert scratch.augment["zoom"] == 0.2 and scratch.augment["horizontal_flip"]
+    assert scratch.augment.zoom == 0.2 and scratch.augment.horizontal_flip
     bottleneck = TrainConfig.defaults("bottleneck")
     assert (bottleneck.optimizer, bottleneck.epochs, bottleneck.backbone) == (
         "rmsprop",
