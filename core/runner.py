@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.augment_config import AugmentConfig
-from core.errors import LabError
 from core.paths import PROJECT_ROOT, app_home
 from core.store import Phase, RunRecord, RunStore
 from core.train_config import TrainConfig
@@ -85,8 +84,10 @@ def enqueue(config, store: RunStore | None = None) -> int:
     Raises:
         LabError: the configuration is invalid.
     """
+    from core.training import create_run
+
     store = store or RunStore()
-    run_id = _create_queued(config, store)
+    run_id = create_run(config.validate(), store)
     ensure_worker()
     return run_id
 
@@ -122,6 +123,8 @@ def queue_blog_experiments(
     Returns:
         The three run ids, in execution order.
     """
+    from core.training import create_run
+
     store = store or RunStore()
     overrides = {"data": str(data), "image_size": int(image_size)}
     for key, value in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed)):
@@ -142,7 +145,7 @@ def queue_blog_experiments(
         if augment is not None and method != "bottleneck":  # the blog's features: unaugmented
             extra["augment"] = augment
         config = dataclasses.replace(TrainConfig.defaults(method), **overrides, **extra)
-        ids.append(_create_queued(config, store))
+        ids.append(create_run(config.validate(), store))
     ensure_worker()
     return ids
 
@@ -219,32 +222,6 @@ def worker_state(store: RunStore | None = None) -> WorkerState:
         eta_seconds=eta,
         phase=store.phase(running.id) if running else None,
     )
-
-
-def _create_queued(config, store: RunStore) -> int:
-    if hasattr(config, "validate"):
-        config.validate()
-    method = config.method
-    return store.create_run(
-        name=getattr(config, "name", None) or "",
-        method=method,
-        backbone=None if method == "scratch" else config.backbone,
-        config=config.to_dict(),
-        dataset=str(config.data),
-        fingerprint=_fingerprint(config.data),
-        epochs_planned=int(config.epochs),
-        pretrained=bool(config.pretrained) and method != "scratch",
-    )
-
-
-def _fingerprint(data) -> str:
-    """The dataset's fingerprint; empty when it cannot be listed (training reports why)."""
-    from core.datasets import resolve_dataset
-
-    try:
-        return resolve_dataset(data).fingerprint()
-    except (LabError, ValueError, OSError):
-        return ""
 
 
 def _progress(run: RunRecord, store: RunStore) -> tuple[int | None, float | None]:

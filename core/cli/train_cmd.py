@@ -120,6 +120,15 @@ def augment_setting(text: str):
 
 def build_config(args):
     """The `TrainConfig` for parsed arguments: the method's defaults, then the options."""
+    return config_from_args(args).validate()
+
+
+def config_from_args(args):
+    """The options over the method's defaults, not validated.
+
+    Raises:
+        LabError: an unknown backbone or augmentation setting.
+    """
     from core.backbones import backbone_name
     from core.train_config import TrainConfig
 
@@ -130,7 +139,7 @@ def build_config(args):
         changes["augment"] = augment_setting(args.augment)
     if args.no_pretrained:
         changes["pretrained"] = False
-    return TrainConfig.defaults(args.method, data=args.data, **changes).validate()
+    return TrainConfig.defaults(args.method, data=args.data, **changes)
 
 
 def _print_epoch(epoch: int, epochs: int, figures: dict) -> None:
@@ -185,21 +194,10 @@ def train(args) -> int:
 def _fail(args, store, run_id, message: str, code: int = 1) -> int:
     """Prints the reason (no traceback); a run that never started is recorded as failed."""
     if run_id is None:
-        from core.train_config import TrainConfig
+        from core.training import create_run
 
         try:  # the options themselves were bad: still leave a failed run record
-            config = TrainConfig(method=args.method, data=args.data)
-            run_id = store.create_run(
-                name="",
-                method=config.method,
-                backbone=args.backbone,
-                config=vars_config(args),
-                dataset=str(args.data),
-                fingerprint="",
-                epochs_planned=args.epochs or 0,
-                pretrained=not args.no_pretrained,
-                status="running",
-            )
+            run_id = create_run(_recordable_config(args), store, status="running")
             store.finish(run_id, "failed", error=message)
         except Exception:
             run_id = None
@@ -209,6 +207,13 @@ def _fail(args, store, run_id, message: str, code: int = 1) -> int:
     return code
 
 
-def vars_config(args) -> dict:
-    """The command-line options as given (for the record of a run that could not start)."""
-    return {k: v for k, v in vars(args).items() if k not in ("func", "json", "command")}
+def _recordable_config(args):
+    """The options as a `TrainConfig` (unvalidated), or the method's defaults where even
+    that fails (an unknown backbone or augmentation setting)."""
+    from core.errors import LabError
+    from core.train_config import TrainConfig
+
+    try:
+        return config_from_args(args)
+    except (LabError, TypeError, ValueError):
+        return TrainConfig.defaults(args.method, data=args.data)
