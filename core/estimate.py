@@ -85,20 +85,19 @@ def from_history(records: list, method: str, backbone: str | None, dataset: str,
         and r.dataset == dataset
         and (method == "scratch" or r.backbone == backbone)
         and r.status in ("finished", "stopped")
-        and r.config.get("image_size")
-        and (r.summary.get("steady_seconds_per_epoch") or r.summary.get("seconds_per_epoch"))
+        and (r.summary.steady_seconds_per_epoch or r.summary.seconds_per_epoch)
     ]
     if not same:
         return None
-    r = next((r for r in same if r.summary.get("steady_seconds_per_epoch")), same[0])
-    s, size = r.summary, r.config["image_size"]
+    r = next((r for r in same if r.summary.steady_seconds_per_epoch), same[0])
+    s, size = r.summary, r.config.image_size
     scale = (image_size / size) ** 2
-    per_epoch = s.get("steady_seconds_per_epoch") or s["seconds_per_epoch"]
-    extract = 0.0 if s.get("feature_cache_hit") else s.get("extract_seconds", 0.0)
+    per_epoch = s.steady_seconds_per_epoch or s.seconds_per_epoch
+    extract = 0.0 if s.feature_cache_hit else s.extract_seconds
     parts = {
-        "decode": s.get("decode_seconds", 0.0) * scale,
+        "decode": (s.decode_seconds or 0.0) * scale,
         "extract": (extract or 0.0) * scale,
-        "warmup": s.get("warmup_seconds", 0.0),
+        "warmup": s.warmup_seconds or 0.0,
     }
     return _with_parts(
         per_epoch * scale, f"run #{r.id} at {size} px took {per_epoch:.1f} s per epoch", parts

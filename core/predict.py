@@ -73,7 +73,7 @@ def run_class_names(record: RunRecord, store: RunStore) -> list[str]:
     Raises:
         RunError: when none of these records them.
     """
-    names = record.summary.get("class_names") or record.config.get("class_names")
+    names = record.summary.class_names
     if names:
         return list(names)
     folder = store.run_dir(record.id)
@@ -165,7 +165,7 @@ def prepare_image(source, image_size: int, resize_mode: str = "stretch", name: s
 def run_input(record: RunRecord) -> tuple[int, str]:
     """The run's (image_size, resize_mode)."""
     config = record.config
-    return int(config["image_size"]), str(config.get("resize_mode") or "stretch")
+    return int(config.image_size), str(config.resize_mode or "stretch")
 
 
 def predict_images(

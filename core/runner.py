@@ -331,7 +331,7 @@ def run_worker(
         poll: seconds between looks at the queue.
         store: the run store (default: the app home's).
         train_fn: replaces `core.training.train`, called as
-            `train_fn(config_dict, store, run_id)`; default: the
+            `train_fn(config, store, run_id)` (a `TrainConfig`); default: the
             `LDL_TRAIN_FUNCTION` environment variable, else the real training.
 
     Returns:
@@ -373,7 +373,7 @@ def run_one(record: RunRecord, store: RunStore, train_fn: Callable | None = None
             else:
                 from core.training import train
 
-                train(TrainConfig.from_dict(record.config), store, record.id)
+                train(record.config, store, record.id)
         except Exception as exc:  # noqa: BLE001 - one bad run must not end the worker
             print(f"{type(exc).__name__}: {exc}", flush=True)
             if store.get(record.id).is_active:

@@ -84,7 +84,7 @@ def create_run(config: TrainConfig, store, status: str = "queued") -> int:
         name=config.name or "",
         method=config.method,
         backbone=config.backbone if config.uses_backbone else None,
-        config=config.to_dict(),
+        config=config,
         dataset=str(config.data),
         fingerprint=fingerprint,
         epochs_planned=config.epochs,
@@ -228,8 +228,8 @@ def _finetune(run: _Run) -> str:
     top = models.make_top_model(
         base.output_shape[1:],
         len(run.class_names),
-        top_config.get("head", "flatten"),
-        top_config.get("dropout", config.dropout),
+        top_config.head,
+        top_config.dropout,
     )
     try:
         top.load_weights(run.store.run_dir(top_run) / TOP_WEIGHTS)
@@ -636,7 +636,7 @@ def time_epochs(config: TrainConfig, num_classes: int, steps: int = 8, val_steps
     with tempfile.TemporaryDirectory(prefix="ldl-timing-") as folder:
         store = RunStore(Path(folder) / "runs.sqlite")
         run_id = store.create_run(
-            name="timing", method=config.method, backbone=config.backbone, config={},
+            name="timing", method=config.method, backbone=config.backbone, config=config,
             dataset="random", fingerprint="", epochs_planned=2, pretrained=False,
         )  # fmt: skip
         run = _Run(config, store, run_id, store.run_dir(run_id), lambda: False, None)

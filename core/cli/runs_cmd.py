@@ -111,10 +111,10 @@ def run_show(args) -> int:
     )
     print(f"folder     {store.runs_root / str(record.id)}")
     print("\nconfig")
-    for key, value in record.config.items():
+    for key, value in record.config.to_dict().items():
         print(f"  {key:<24} {json.dumps(value)}")
     print("\nsummary")
-    for key, value in record.summary.items():
+    for key, value in record.summary.to_dict().items():
         print(f"  {key:<24} {_fmt(value)}")
     print("\nepochs")
     print(_epoch_table(epochs) if epochs else "  (none recorded)")
@@ -158,10 +158,8 @@ def run_delete(args) -> int:
 def _row(record, store) -> list[str]:
     s = record.summary
     accuracy = "-"
-    if s.get("val_accuracy") is not None:
-        accuracy = (
-            f"{s['val_accuracy']:.3f} ({s.get('val_ci_low', 0):.3f}-{s.get('val_ci_high', 0):.3f})"
-        )
+    if s.val_accuracy is not None:
+        accuracy = f"{s.val_accuracy:.3f} ({s.val_ci_low or 0:.3f}-{s.val_ci_high or 0:.3f})"
     from core.runs_view import epochs_text  # Lazy: pandas stays out of the CLI's start-up.
 
     epochs = epochs_text(record, _logged_epochs(record, store))

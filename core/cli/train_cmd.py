@@ -179,13 +179,13 @@ def train(args) -> int:
                     "status": record.status,
                     "method": record.method,
                     "backbone": record.backbone,
-                    "summary": summary,
+                    "summary": summary.to_dict(),
                 }
             )
         )
     else:
-        accuracy = summary.get("val_accuracy")
-        low, high, n = (summary.get(k) for k in ("val_ci_low", "val_ci_high", "val_n"))
+        accuracy = summary.val_accuracy
+        low, high, n = summary.val_ci_low, summary.val_ci_high, summary.val_n
         text = "n/a" if accuracy is None else f"{accuracy:.4f} (95% CI {low:.3f}-{high:.3f}, n={n})"
         print(f"run {record.id} {record.status}: validation accuracy {text}")
     return 0

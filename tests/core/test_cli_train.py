@@ -46,7 +46,7 @@ def test_scratch_on_demo_prints_progress_and_json(capsys):
     assert result["summary"]["val_accuracy"] == pytest.approx(right / 120)
     assert "epoch 1/1" in err
     record = RunStore().get(result["run_id"])
-    assert record.config["seed"] == 3 and record.config["augment"]["zoom"] == 0
+    assert record.config.seed == 3 and record.config.augment.zoom == 0
 
 
 def test_plain_output_ends_with_run_id_and_accuracy(capsys, tmp_path):
@@ -128,7 +128,7 @@ def test_bad_options_are_recorded_too(capsys):
     assert [r.status for r in records] == ["failed", "failed"]
     # The record holds the options as a TrainConfig (not the raw command line).
     (finetune,) = [r for r in records if r.method == "finetune"]
-    config = TrainConfig.from_dict(finetune.config)
+    config = finetune.config
     assert (config.top_run, config.image_size, config.backbone) == (999, 32, "mobilenet_0.25")
     assert config.pretrained is False and finetune.pretrained is False
 

@@ -296,8 +296,8 @@ def test_an_interrupted_run_shows_the_epochs_it_completed(capsys):
     store.finish(failed, "failed", error="boom")  # failed during its second epoch
 
     assert store.mark_interrupted_dead() == [run_id]
-    assert store.get(run_id).summary["epochs_run"] == 3
-    assert store.get(failed).summary["epochs_run"] == 1
+    assert store.get(run_id).summary.epochs_run == 3
+    assert store.get(failed).summary.epochs_run == 1
     table = runs_table(store.list_runs()).set_index("id")
     assert table.loc[run_id, "epochs"] == "3/20" and table.loc[failed, "epochs"] == "1/20"
     assert cli_main(["runs", "list"]) == 0

@@ -43,7 +43,7 @@ def test_the_runner_records_the_configs_split(folder, monkeypatch):
     config = TrainConfig.defaults("scratch", data=str(folder), val_fraction=VAL_FRACTION, seed=SEED)
     record = store.get(runner.enqueue(config, store))
     assert record.status == "queued" and record.dataset_fingerprint == _expected(folder)
-    assert TrainConfig.from_dict(record.config) == config
+    assert record.config == config
 
 
 @pytest.mark.usefixtures("no_training")
@@ -52,7 +52,7 @@ def test_the_cli_records_the_configs_split(folder, capsys):
     assert main(["train", "--method", "scratch", "--data", str(folder), *options]) == 0
     (record,) = RunStore().list_runs()
     assert record.dataset_fingerprint == _expected(folder)
-    assert TrainConfig.from_dict(record.config).val_fraction == VAL_FRACTION
+    assert record.config.val_fraction == VAL_FRACTION
 
 
 @pytest.mark.usefixtures("no_training")
@@ -64,6 +64,6 @@ def test_finetuning_stage1_records_the_configs_split(folder):
     run_id = training.create_run(config, store, status="running")
     run = training._Run(config, store, run_id, store.run_dir(run_id), lambda: False, None)
     assert training._train_stage1(run) is None  # stopped at once by the stand-in
-    stage1 = store.get(store.get(run_id).summary["stage1_run_id"])
+    stage1 = store.get(store.get(run_id).summary.stage1_run_id)
     assert stage1.method == "bottleneck"
     assert stage1.dataset_fingerprint == store.get(run_id).dataset_fingerprint == _expected(folder)

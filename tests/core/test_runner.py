@@ -21,12 +21,12 @@ from core.train_config import TrainConfig
 FAKE = "tests.core.test_runner:fake_train"
 
 
-def fake_train(config: dict, store: RunStore, run_id: int):
+def fake_train(config: TrainConfig, store: RunStore, run_id: int):
     """Stands in for core.training.train; its behaviour is chosen by the dataset's name."""
     store.mark_running(run_id, os.getpid())
     print(f"fake training run {run_id}", flush=True)
     folder = store.run_dir(run_id)
-    kind = Path(config["data"]).name
+    kind = Path(config.data).name
     if kind == "crash":
         raise RuntimeError("the fake model exploded")
     (folder / "best.keras").write_bytes(b"best weights")
