@@ -364,7 +364,7 @@ def run_one(record: RunRecord, store: RunStore, train_fn: Callable | None = None
     Returns:
         The run's final status.
     """
-    log_path = store.run_dir(record.id) / "log.txt"
+    log_path = store.run_folder(record.id).log
     _log(f"run {record.id} ({record.name}) started")
     with _output_to(log_path):
         try:

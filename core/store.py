@@ -114,6 +114,67 @@ class Phase:
 PHASES = ("decode", "extract", "prepare", "train", "evaluate", "stage1")
 
 
+@dataclass(frozen=True)
+class RunFolder:
+    """A run's folder (`runs/<id>/`) and its files: the one place their names are written.
+
+    Training writes the model, reports, predictions, its config and TensorBoard logs; the
+    worker the log; calibration the temperature; exports go to `exports/`.
+    """
+
+    path: Path
+
+    @property
+    def model(self) -> Path:
+        return self.path / "model.keras"
+
+    @property
+    def best(self) -> Path:
+        """The best epoch's weights (`checkpoint_best`)."""
+        return self.path / "best.keras"
+
+    @property
+    def top_weights(self) -> Path:
+        """A bottleneck run's top model, which fine-tuning starts from."""
+        return self.path / "top.weights.h5"
+
+    @property
+    def config(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def log(self) -> Path:
+        """The worker's output while it trained this run."""
+        return self.path / "log.txt"
+
+    @property
+    def temperature(self) -> Path:
+        """The fitted temperature (`core.calibration`), when there is one."""
+        return self.path / "temperature.json"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / "tensorboard"
+
+    @property
+    def exports(self) -> Path:
+        return self.path / "exports"
+
+    def report(self, split: str = "validation") -> Path:
+        """The `EvalReport` JSON of "validation" or "test"."""
+        return self.path / f"{_split_prefix(split)}report.json"
+
+    def predictions(self, split: str = "validation") -> Path:
+        """One row per image of "validation" or "test" (`core.metrics`)."""
+        return self.path / f"{_split_prefix(split)}predictions.csv"
+
+
+def _split_prefix(split: str) -> str:
+    if split not in ("validation", "test"):
+        raise ValueError(f"A run is evaluated on 'validation' or 'test'. Received: {split!r}")
+    return "" if split == "validation" else "test_"
+
+
 @dataclass
 class RunRecord:
     """One training run as stored: what was asked, where it stands, what it reached."""
@@ -393,6 +454,10 @@ class RunStore:
         path = self.runs_root / str(int(run_id))
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def run_folder(self, run_id: int) -> RunFolder:
+        """The run's folder and the names of its files (the folder is created)."""
+        return RunFolder(self.run_dir(run_id))
 
     # --- stop requests and crash detection ---------------------------------------
 

@@ -32,9 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import LabError, RunError
+from core.store import RunFolder
 from core.train_config import TrainConfig
-
-TOP_WEIGHTS = "top.weights.h5"
 
 
 @dataclass
@@ -44,7 +43,7 @@ class _Run:
     config: TrainConfig
     store: object
     run_id: int
-    folder: Path
+    folder: RunFolder
     should_stop: Callable[[], bool]
     report: Callable[[int, int, dict], None] | None
     dataset: object = None
@@ -116,13 +115,13 @@ def train(
         LabError: the run failed; its record holds the same message.
     """
     store.mark_running(run_id, os.getpid())
-    folder = store.run_dir(run_id)
+    folder = store.run_folder(run_id)
     run = _Run(
         config, store, run_id, folder, should_stop or (lambda: store.stop_requested(run_id)), report
     )
     try:
         config.validate()
-        (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+        folder.config.write_text(json.dumps(config.to_dict(), indent=2))
         _apply_seed(config)
         status = {"scratch": _scratch, "bottleneck": _bottleneck, "finetune": _finetune}[
             config.method
@@ -202,7 +201,7 @@ def _bottleneck(run: _Run) -> str:
     train_inputs = (feats.x["train"], feats.y["train"])
     val_inputs = (feats.x["validation"], feats.y["validation"])
     fit = _fit(run, top, train_inputs, val_inputs, len(feats.y["train"]))
-    top.save_weights(run.folder / TOP_WEIGHTS)
+    top.save_weights(run.folder.top_weights)
     probs = {s: _predict(top, feats.x[s]) for s in feats.x if s != "train"}
     # The saved model takes raw images, like every run's model.keras.
     if base is None:
@@ -232,7 +231,7 @@ def _finetune(run: _Run) -> str:
         top_config.dropout,
     )
     try:
-        top.load_weights(run.store.run_dir(top_run) / TOP_WEIGHTS)
+        top.load_weights(run.store.run_folder(top_run).top_weights)
     except Exception as exc:
         raise RunError(
             f"The top model of run {top_run} does not fit this fine-tuning run ({exc})."
@@ -302,8 +301,9 @@ def check_top_run(config: TrainConfig, store):
     class_names = _load_dataset(config).class_names
     record = store.get(top_run)
     problem = top_run_problem(record, config, class_names)
-    if problem is None and not (store.run_dir(top_run) / TOP_WEIGHTS).is_file():
-        problem = f"has no {TOP_WEIGHTS}"
+    top_weights = store.run_folder(top_run).top_weights
+    if problem is None and not top_weights.is_file():
+        problem = f"has no {top_weights.name}"
     if problem is not None:
         raise RunError(refusal(top_run, problem, config))
     return record
@@ -443,7 +443,7 @@ def _fit(run: _Run, model, train_inputs, val_inputs, num_samples: int) -> dict:
     progress = cb.StoreProgress(run.store, run.run_id, config.batch_size, num_samples)
     stop = cb.StopOnRequest(run.should_stop)
     on_disk = run.config.method != "bottleneck"  # a top model alone cannot classify images
-    best = cb.BestCheckpoint("val_accuracy", run.folder / "best.keras" if on_disk else None)
+    best = cb.BestCheckpoint("val_accuracy", run.folder.best if on_disk else None)
     callbacks = [progress, stop, best]
     if run.report is not None:
         callbacks.append(cb.EpochReporter(run.report))
@@ -456,7 +456,7 @@ def _fit(run: _Run, model, train_inputs, val_inputs, num_samples: int) -> dict:
     if _tensorboard_available():
         callbacks.append(
             keras.callbacks.TensorBoard(
-                run.folder / "tensorboard",
+                run.folder.tensorboard,
                 histogram_freq=0,
                 write_graph=False,
                 update_freq="epoch",
@@ -464,7 +464,7 @@ def _fit(run: _Run, model, train_inputs, val_inputs, num_samples: int) -> dict:
             )
         )
     elif keras.backend.backend() == "tensorflow":
-        callbacks.append(cb.EpochEvents(run.folder / "tensorboard"))
+        callbacks.append(cb.EpochEvents(run.folder.tensorboard))
     callbacks += run.extra_callbacks  # last: they see the others' epoch-end work done
     # Arrays are batched and shuffled by fit(); a tf.data pipeline already is.
     kwargs = {"batch_size": config.batch_size, "shuffle": True}
@@ -533,7 +533,7 @@ def _finish(run: _Run, model, fit: dict, probs: dict | None = None) -> str:
     total = 0 if probs is not None else sum(len(run.splits[s]) for s in splits)
     evaluating = run.store.phase_reporter(run.run_id, "evaluate")
     evaluating(0, total)
-    model.save(run.folder / "model.keras")
+    model.save(run.folder.model)
     summary, done = {}, 0
 
     def on_batch(images: int) -> None:
@@ -557,10 +557,9 @@ def _finish(run: _Run, model, fit: dict, probs: dict | None = None) -> str:
             labels, split_probs, run.class_names, loss=_cross_entropy(labels, split_probs)
         )
         prefix = "val" if split == "validation" else "test"
-        name = "" if split == "validation" else "test_"
-        (run.folder / f"{name}report.json").write_text(json.dumps(report.to_dict(), indent=2))
+        run.folder.report(split).write_text(json.dumps(report.to_dict(), indent=2))
         metrics.write_predictions_csv(
-            run.folder / f"{name}predictions.csv",
+            run.folder.predictions(split),
             decoded.paths,
             labels,
             split_probs,
@@ -639,7 +638,7 @@ def time_epochs(config: TrainConfig, num_classes: int, steps: int = 8, val_steps
             name="timing", method=config.method, backbone=config.backbone, config=config,
             dataset="random", fingerprint="", epochs_planned=2, pretrained=False,
         )  # fmt: skip
-        run = _Run(config, store, run_id, store.run_dir(run_id), lambda: False, None)
+        run = _Run(config, store, run_id, store.run_folder(run_id), lambda: False, None)
         run.dataset = SimpleNamespace(class_names=names)
         run.extra_callbacks = [timer]
         if config.method == "scratch":

@@ -69,11 +69,11 @@ run_id = st.selectbox(
 if run_id is None:
     st.stop()
 record = store.get(run_id)
-folder = store.run_dir(run_id)
+folder = store.run_folder(run_id)
 if record.error:
     st.error(f"Run #{run_id} {record.status}: {record.error}")
 
-report_file = folder / "report.json"
+report_file = folder.report()
 if report_file.is_file():
     report = json.loads(report_file.read_text())
     st.markdown(
@@ -108,7 +108,7 @@ if report_file.is_file():
         format_func=lambda o: f"true {o[0]} → predicted {o[1]} ({counts[o]})",
         key=f"compare_cell_{run_id}",
     )  # fmt: skip
-    predictions = folder / "predictions.csv"
+    predictions = folder.predictions()
     rows = confusion_cell(read_predictions_csv(predictions), *cell) if predictions.is_file() else []
     shown = [(r["path"], r["predicted"], r["probabilities"][r["predicted"]]) for r in rows[:24]]
     labui.image_grid(
@@ -125,7 +125,7 @@ new_name = left.text_input("Name", record.name, key=f"compare_name_{run_id}")
 if left.button("Rename", key="compare_rename"):
     store.rename(run_id, new_name)
     st.rerun()
-model_file = folder / "model.keras"
+model_file = folder.model
 left.download_button(
     "Download the model (.keras)", lambda: model_file.read_bytes(), f"run{run_id}.keras",
     disabled=not model_file.is_file(), key="compare_model",

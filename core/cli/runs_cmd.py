@@ -92,8 +92,10 @@ def run_show(args) -> int:
     store = RunStore()
     record = store.get(args.run_id)
     epochs = store.epochs(record.id)
+    folder = store.run_folder(record.id)
     reports = {
-        name: _read_json(store, record.id, f"{name}.json") for name in ("report", "test_report")
+        "report": _read_json(folder.report("validation")),
+        "test_report": _read_json(folder.report("test")),
     }
     if args.json:
         print(json.dumps({"run": record.to_dict(), "epochs": epochs, **reports}))
@@ -220,8 +222,7 @@ def _when(stamp: float | None) -> str:
     return "-" if stamp is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))
 
 
-def _read_json(store, run_id: int, name: str) -> dict | None:
-    path = store.runs_root / str(run_id) / name
+def _read_json(path) -> dict | None:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
