@@ -118,10 +118,12 @@ def active_augment_json() -> str | None:
     return st.session_state[ACTIVE_AUGMENT]
 
 
-def active_augment() -> dict | None:
-    """The augmentation settings chosen on the Augment page, or None when none were chosen."""
+def active_augment():
+    """The `AugmentConfig` chosen on the Augment page, or None when none was chosen."""
+    from core.augment_config import AugmentConfig
+
     raw = active_augment_json()
-    return json.loads(raw) if raw else None
+    return AugmentConfig.from_json(raw) if raw else None
 
 
 def set_active_augment(config_json: str) -> None:
@@ -130,13 +132,13 @@ def set_active_augment(config_json: str) -> None:
     _remember(augment=config_json)
 
 
-def describe_augment(settings: dict | None) -> str:
-    """A one-line summary of augmentation settings: the preset's name or what is on."""
-    from core.augment_config import AugmentConfig, preset_name
+def describe_augment(config) -> str:
+    """A one-line summary of an `AugmentConfig` (or None): the preset's name or what is on."""
+    from core.augment_config import preset_name
 
-    if settings is None:
+    if config is None:
         return "the method's default (none chosen on the Augment page)"
-    config = AugmentConfig.from_dict(settings)
+    settings = config.to_dict()
     on = [f"{k.replace('_', ' ')} {v:g}" for k, v in settings.items() if type(v) is float and v]
     on += [k.replace("_", " ") for k, v in settings.items() if v is True]
     return preset_name(config) or ", ".join(on) or "none"
@@ -427,7 +429,7 @@ def build_dataset_form() -> str | None:
 
 
 # --- Train page ----------------------------------------------------------------
-def blog_queue(spec: str, config, backbone: str | None, augment: dict | None, n_train: int, store):
+def blog_queue(spec: str, config, backbone: str | None, augment, n_train: int, store):
     """The blog's three experiments: their rough total time, a confirmation, then a button.
 
     Returns the queued run ids once the user confirmed and pressed the button, else None.
@@ -435,7 +437,7 @@ def blog_queue(spec: str, config, backbone: str | None, augment: dict | None, n_
     from core import estimate, runner
     from core.backbones import BACKBONES, default_backbone
     from core.lab_results import queue_seconds
-    from core.training import TrainConfig
+    from core.train_config import TrainConfig
 
     backbone = backbone or default_backbone(config.image_size)
     plan = [

@@ -53,24 +53,24 @@ def run_one(config, store) -> dict:
         "method": config.method,
         "backbone": record.backbone,
         "status": record.status,
-        "val_accuracy": s.get("val_accuracy"),
-        "ci": [s.get("val_ci_low"), s.get("val_ci_high")],
-        "n": s.get("val_n"),
-        "best_val_accuracy": s.get("best_val_accuracy"),
-        "epochs": s.get("epochs_run"),
+        "val_accuracy": s.val_accuracy,
+        "ci": [s.val_ci_low, s.val_ci_high],
+        "n": s.val_n,
+        "best_val_accuracy": s.best_val_accuracy,
+        "epochs": s.epochs_run,
         "seconds_per_epoch": statistics.median(later) if later else None,
         "first_epoch_seconds": epochs[0]["seconds"] if epochs else None,
-        "extract_seconds": s.get("extract_seconds"),
+        "extract_seconds": s.extract_seconds,
         "total_seconds": time.perf_counter() - start,
-        "trainable_params": s.get("trainable_params"),
-        "total_params": s.get("total_params"),
+        "trainable_params": s.trainable_params,
+        "total_params": s.total_params,
     }
 
 
 def run_table(args) -> dict:
     from core.backbones import weights_status
     from core.store import RunStore
-    from core.training import TrainConfig
+    from core.train_config import TrainConfig
 
     store = RunStore()
     common = dict(image_size=args.image_size, batch_size=16, seed=args.seed)

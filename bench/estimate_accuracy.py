@@ -61,7 +61,8 @@ def _load() -> float:
 def one_method(method, data, backbone, epochs, store, top_run, baseline) -> dict:
     from core import estimate, pipeline
     from core.datasets import load_dataset
-    from core.training import TrainConfig, start_run
+    from core.train_config import TrainConfig
+    from core.training import start_run
 
     changes = {"data": data, "epochs": epochs}
     if method != "scratch":
@@ -90,8 +91,8 @@ def one_method(method, data, backbone, epochs, store, top_run, baseline) -> dict
     steady = statistics.mean(cycles) if cycles else rows[0]["seconds"]
     s = record.summary
     measured_once = {
-        "decode": s.get("decode_seconds", 0.0),
-        "extract": 0.0 if s.get("feature_cache_hit") else s.get("extract_seconds", 0.0),
+        "decode": s.decode_seconds or 0.0,
+        "extract": 0.0 if s.feature_cache_hit else s.extract_seconds or 0.0,
         "warmup": max(0.0, rows[0]["seconds"] - steady),
     }
     return {
@@ -112,7 +113,7 @@ def one_method(method, data, backbone, epochs, store, top_run, baseline) -> dict
         "measure_seconds": measure_seconds,
         "load_before": load_before,
         "load_after": _load(),
-        "val_accuracy": s.get("val_accuracy"),
+        "val_accuracy": s.val_accuracy,
     }
 
 

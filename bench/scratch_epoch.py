@@ -136,7 +136,8 @@ def run_ours(data: Path, epochs: int, augment_on: str = "pipeline") -> dict:
     from core.datasets import load_dataset
     from core.pipeline import load_split
     from core.store import RunStore
-    from core.training import TrainConfig, start_run
+    from core.train_config import TrainConfig
+    from core.training import start_run
 
     start = time.perf_counter()
     dataset = load_dataset(data)

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import RunError
+from core.store import RunFolder
 
-TEMPERATURE_FILE = "temperature.json"  # in a run's folder, when one was fitted
 _EPS = 1e-7
 
 
@@ -107,7 +107,7 @@ def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
 
 def save_temperature(run_dir: Path, temperature: float, before: float, after: float) -> Path:
     """Record a fitted temperature (and the ECE before and after) in a run's folder."""
-    path = Path(run_dir) / TEMPERATURE_FILE
+    path = RunFolder(Path(run_dir)).temperature
     path.write_text(json.dumps({"temperature": temperature, "ece_before": before,
                                 "ece_after": after}))  # fmt: skip
     return path
@@ -115,7 +115,7 @@ def save_temperature(run_dir: Path, temperature: float, before: float, after: fl
 
 def load_temperature(run_dir: Path) -> float | None:
     """The run's fitted temperature, or None when none was fitted."""
-    path = Path(run_dir) / TEMPERATURE_FILE
+    path = RunFolder(Path(run_dir)).temperature
     if not path.is_file():
         return None
     try:
@@ -145,7 +145,7 @@ def stored_predictions(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """
     from core.metrics import read_predictions_csv
 
-    path = Path(run_dir) / "predictions.csv"
+    path = RunFolder(Path(run_dir)).predictions()
     if not path.is_file():
         raise RunError(f"{path.parent.name} has no validation predictions to calibrate on.")
     rows = read_predictions_csv(path)
@@ -162,7 +162,7 @@ def run_calibration(run_id: int, store=None) -> Calibration:
     from core.store import RunStore
 
     store = store or RunStore()
-    return reliability(*stored_predictions(store.run_dir(run_id)))
+    return reliability(*stored_predictions(store.run_folder(run_id).path))
 
 
 def calibrate_run(run_id: int, store=None) -> TemperatureFit:
@@ -173,7 +173,7 @@ def calibrate_run(run_id: int, store=None) -> TemperatureFit:
     from core.store import RunStore
 
     store = store or RunStore()
-    folder = store.run_dir(run_id)
+    folder = store.run_folder(run_id).path
     probs, labels = stored_predictions(folder)
     temperature = fit_temperature(probs, labels)
     before = reliability(probs, labels).ece

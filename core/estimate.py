@@ -85,20 +85,19 @@ def from_history(records: list, method: str, backbone: str | None, dataset: str,
         and r.dataset == dataset
         and (method == "scratch" or r.backbone == backbone)
         and r.status in ("finished", "stopped")
-        and r.config.get("image_size")
-        and (r.summary.get("steady_seconds_per_epoch") or r.summary.get("seconds_per_epoch"))
+        and (r.summary.steady_seconds_per_epoch or r.summary.seconds_per_epoch)
     ]
     if not same:
         return None
-    r = next((r for r in same if r.summary.get("steady_seconds_per_epoch")), same[0])
-    s, size = r.summary, r.config["image_size"]
+    r = next((r for r in same if r.summary.steady_seconds_per_epoch), same[0])
+    s, size = r.summary, r.config.image_size
     scale = (image_size / size) ** 2
-    per_epoch = s.get("steady_seconds_per_epoch") or s["seconds_per_epoch"]
-    extract = 0.0 if s.get("feature_cache_hit") else s.get("extract_seconds", 0.0)
+    per_epoch = s.steady_seconds_per_epoch or s.seconds_per_epoch
+    extract = 0.0 if s.feature_cache_hit else s.extract_seconds
     parts = {
-        "decode": s.get("decode_seconds", 0.0) * scale,
+        "decode": (s.decode_seconds or 0.0) * scale,
         "extract": (extract or 0.0) * scale,
-        "warmup": s.get("warmup_seconds", 0.0),
+        "warmup": s.warmup_seconds or 0.0,
     }
     return _with_parts(
         per_epoch * scale, f"run #{r.id} at {size} px took {per_epoch:.1f} s per epoch", parts
@@ -116,7 +115,7 @@ def measure(
     """Time the training `config` asks for on this machine, scaled to the dataset.
 
     Args:
-        config: a `core.training.TrainConfig`.
+        config: a `core.train_config.TrainConfig`.
         num_classes: classes of the dataset.
         n_train, n_val: images in the training and validation splits.
         steps: training batches per timed epoch (two epochs are trained).
@@ -127,7 +126,8 @@ def measure(
         The estimate: a steady epoch, and once-only costs (decode, extract, stage1,
         warmup) apart.
     """
-    from core.training import TrainConfig, time_epochs
+    from core.train_config import TrainConfig
+    from core.training import time_epochs
 
     batch = config.batch_size
     timing = time_epochs(config, num_classes, steps=steps)
@@ -200,7 +200,7 @@ def _features_cached(config, dataset) -> bool:
         config.image_size,
         config.resize_mode,
         config.augment_copies,
-        config.augment_config().to_dict(),
+        config.augment.to_dict(),
         config.seed,
     )
     return features.cache_path(key).is_file()

@@ -119,7 +119,7 @@ def exported_file(run_id: int, format: str, store: RunStore | None = None) -> Pa
     """
     store = store or RunStore()
     target = _prepared_path(run_id, format, store)
-    model = store.run_dir(run_id) / "model.keras"
+    model = store.run_folder(run_id).model
     if target.is_file() and model.is_file() and target.stat().st_mtime >= model.stat().st_mtime:
         return target
     return None
@@ -143,4 +143,4 @@ def prepare_export(run_id: int, format: str, store: RunStore | None = None) -> P
 
 
 def _prepared_path(run_id: int, format: str, store: RunStore) -> Path:
-    return store.run_dir(run_id) / "exports" / f"run-{run_id}{_SUFFIX.get(format, '')}"
+    return store.run_folder(run_id).exports / f"run-{run_id}{_SUFFIX.get(format, '')}"

@@ -73,14 +73,14 @@ def run_class_names(record: RunRecord, store: RunStore) -> list[str]:
     Raises:
         RunError: when none of these records them.
     """
-    names = record.summary.get("class_names") or record.config.get("class_names")
+    names = record.summary.class_names
     if names:
         return list(names)
-    folder = store.run_dir(record.id)
-    report = folder / "report.json"
+    folder = store.run_folder(record.id)
+    report = folder.report()
     if report.is_file():
         return list(json.loads(report.read_text())["class_names"])
-    csv_path = folder / "predictions.csv"
+    csv_path = folder.predictions()
     if csv_path.is_file():
         with csv_path.open(encoding="utf-8") as f:
             header = f.readline().strip().split(",")
@@ -126,7 +126,7 @@ def model_path(record: RunRecord, store: RunStore) -> Path:
             f"Run {record.id} ({record.name}) is {record.status}, not finished, "
             "so it has no model to use."
         )
-    path = store.runs_root / str(record.id) / "model.keras"
+    path = store.run_folder(record.id).model
     if not path.is_file():
         raise RunError(f"Run {record.id} ({record.name}) has lost its model file {path}.")
     return path
@@ -165,7 +165,7 @@ def prepare_image(source, image_size: int, resize_mode: str = "stretch", name: s
 def run_input(record: RunRecord) -> tuple[int, str]:
     """The run's (image_size, resize_mode)."""
     config = record.config
-    return int(config["image_size"]), str(config.get("resize_mode") or "stretch")
+    return int(config.image_size), str(config.resize_mode or "stretch")
 
 
 def predict_images(
@@ -206,7 +206,7 @@ def predict_images(
             results.append(Prediction(label, class_names, [], "", 0.0, error=str(exc)))
     if arrays:
         probs = class_probabilities(model, np.stack(arrays), len(class_names), tta=tta)
-        temperature = load_temperature(store.run_dir(run_id))
+        temperature = load_temperature(store.run_folder(run_id).path)
         if temperature is not None:
             probs = apply_temperature(probs, temperature)
         for index, row in zip(where, probs, strict=True):

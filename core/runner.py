@@ -37,9 +37,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import LabError
+from core.augment_config import AugmentConfig
 from core.paths import PROJECT_ROOT, app_home
 from core.store import Phase, RunRecord, RunStore
+from core.train_config import TrainConfig
 
 IDLE_TIMEOUT_S = float(os.environ.get("LDL_WORKER_IDLE_S") or 30)  # tests shorten it
 # "module:function" replacing core.training.train in the worker (tests only);
@@ -74,7 +75,7 @@ def enqueue(config, store: RunStore | None = None) -> int:
     """Queue a training run and make sure a worker will pick it up.
 
     Args:
-        config: a `core.training.TrainConfig` (validated here).
+        config: a `core.train_config.TrainConfig` (validated here).
         store: the run store (default: the app home's).
 
     Returns:
@@ -83,8 +84,10 @@ def enqueue(config, store: RunStore | None = None) -> int:
     Raises:
         LabError: the configuration is invalid.
     """
+    from core.training import create_run
+
     store = store or RunStore()
-    run_id = _create_queued(config, store)
+    run_id = create_run(config.validate(), store)
     ensure_worker()
     return run_id
 
@@ -97,7 +100,7 @@ def queue_blog_experiments(
     pretrained: bool = True,
     epochs: int | None = None,
     batch_size: int | None = None,
-    augment: dict | None = None,
+    augment: AugmentConfig | None = None,
     seed: int | None = None,
     store: RunStore | None = None,
 ) -> list[int]:
@@ -120,7 +123,7 @@ def queue_blog_experiments(
     Returns:
         The three run ids, in execution order.
     """
-    from core.training import TrainConfig  # Lazy: TensorFlow stays out of page start-up.
+    from core.training import create_run
 
     store = store or RunStore()
     overrides = {"data": str(data), "image_size": int(image_size)}
@@ -142,7 +145,7 @@ def queue_blog_experiments(
         if augment is not None and method != "bottleneck":  # the blog's features: unaugmented
             extra["augment"] = augment
         config = dataclasses.replace(TrainConfig.defaults(method), **overrides, **extra)
-        ids.append(_create_queued(config, store))
+        ids.append(create_run(config.validate(), store))
     ensure_worker()
     return ids
 
@@ -219,32 +222,6 @@ def worker_state(store: RunStore | None = None) -> WorkerState:
         eta_seconds=eta,
         phase=store.phase(running.id) if running else None,
     )
-
-
-def _create_queued(config, store: RunStore) -> int:
-    if hasattr(config, "validate"):
-        config.validate()
-    method = config.method
-    return store.create_run(
-        name=getattr(config, "name", None) or "",
-        method=method,
-        backbone=None if method == "scratch" else config.backbone,
-        config=config.to_dict(),
-        dataset=str(config.data),
-        fingerprint=_fingerprint(config.data),
-        epochs_planned=int(config.epochs),
-        pretrained=bool(config.pretrained) and method != "scratch",
-    )
-
-
-def _fingerprint(data) -> str:
-    """The dataset's fingerprint; empty when it cannot be listed (training reports why)."""
-    from core.datasets import resolve_dataset
-
-    try:
-        return resolve_dataset(data).fingerprint()
-    except (LabError, ValueError, OSError):
-        return ""
 
 
 def _progress(run: RunRecord, store: RunStore) -> tuple[int | None, float | None]:
@@ -354,7 +331,7 @@ def run_worker(
         poll: seconds between looks at the queue.
         store: the run store (default: the app home's).
         train_fn: replaces `core.training.train`, called as
-            `train_fn(config_dict, store, run_id)`; default: the
+            `train_fn(config, store, run_id)` (a `TrainConfig`); default: the
             `LDL_TRAIN_FUNCTION` environment variable, else the real training.
 
     Returns:
@@ -387,16 +364,16 @@ def run_one(record: RunRecord, store: RunStore, train_fn: Callable | None = None
     Returns:
         The run's final status.
     """
-    log_path = store.run_dir(record.id) / "log.txt"
+    log_path = store.run_folder(record.id).log
     _log(f"run {record.id} ({record.name}) started")
     with _output_to(log_path):
         try:
             if train_fn is not None:
                 train_fn(record.config, store, record.id)
             else:
-                from core.training import TrainConfig, train
+                from core.training import train
 
-                train(TrainConfig.from_dict(record.config), store, record.id)
+                train(record.config, store, record.id)
         except Exception as exc:  # noqa: BLE001 - one bad run must not end the worker
             print(f"{type(exc).__name__}: {exc}", flush=True)
             if store.get(record.id).is_active:

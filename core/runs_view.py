@@ -80,7 +80,7 @@ def runs_table(records: list) -> pd.DataFrame:
     rows = []
     for r in records:
         s = r.summary
-        ci = (s.get("val_ci_low"), s.get("val_ci_high"))
+        ci = (s.val_ci_low, s.val_ci_high)
         rows.append(
             {
                 "id": r.id,
@@ -89,18 +89,18 @@ def runs_table(records: list) -> pd.DataFrame:
                 "dataset": dataset_label(r),
                 "method": r.method,
                 "backbone": _backbone_text(r),
-                "size": r.config.get("image_size"),
+                "size": r.config.image_size,
                 "epochs": epochs_text(r),
-                "val acc": s.get("val_accuracy"),
+                "val acc": s.val_accuracy,
                 "95% CI": f"{ci[0]:.3f}–{ci[1]:.3f}" if None not in ci else None,
-                "n": s.get("val_n"),
-                "best epoch acc": s.get("best_val_accuracy"),
-                "val loss": s.get("val_loss"),
-                "train s": s.get("train_seconds", r.duration),
-                "params": s.get("total_params"),
-                "trainable": s.get("trainable_params"),
+                "n": s.val_n,
+                "best epoch acc": s.best_val_accuracy,
+                "val loss": s.val_loss,
+                "train s": r.duration if s.train_seconds is None else s.train_seconds,
+                "params": s.total_params,
+                "trainable": s.trainable_params,
                 "pretrained": r.pretrained if r.method != "scratch" else None,
-                "classes": ", ".join(s.get("class_names") or []) or None,
+                "classes": ", ".join(s.class_names or []) or None,
             }
         )
     return pd.DataFrame(rows, columns=_TABLE_COLUMNS)
@@ -126,7 +126,7 @@ def _backbone_text(record) -> str:
 
 def dataset_label(record) -> str:
     """The run's dataset by display name: "demo (synthetic)" or the folder's name."""
-    spec = str(record.dataset or record.config.get("data") or "")
+    spec = str(record.dataset or record.config.data or "")
     if spec.strip().lower() == "demo":
         return "demo (synthetic)"
     path = PurePath(spec.rstrip("/\\"))
@@ -142,7 +142,7 @@ def run_label(record) -> str:
     The run's name is shown only when it is not the default ("scratch #3").
     """
     name = run_title(record).removeprefix("Run ")
-    accuracy = record.summary.get("val_accuracy")
+    accuracy = record.summary.val_accuracy
     figure = f" {accuracy:.3f}" if accuracy is not None else ""
     if record.status == "finished":
         return name + (f" ·{figure}" if figure else "")
@@ -157,8 +157,8 @@ def is_default_worthy(record) -> bool:
     """
     if record.status != "finished":
         return False
-    accuracy = record.summary.get("val_accuracy")
-    classes = record.summary.get("num_classes") or len(record.summary.get("class_names") or [])
+    accuracy = record.summary.val_accuracy
+    classes = record.summary.num_classes or len(record.summary.class_names or [])
     return accuracy is not None and accuracy > 1.0 / max(classes, 2)
 
 
@@ -175,12 +175,12 @@ def best_finished_run(records: list, class_names: list[str] | None = None):
     pool = same or worthy
     if not pool:
         return None
-    return max(pool, key=lambda r: (r.summary["val_accuracy"], r.id))
+    return max(pool, key=lambda r: (r.summary.val_accuracy, r.id))
 
 
 def trained_classes(record) -> list[str]:
     """The class names a run was trained on, as its summary records them ([] if unknown)."""
-    return list(record.summary.get("class_names") or record.config.get("class_names") or [])
+    return list(record.summary.class_names or [])
 
 
 def class_warning(record, class_names: list[str] | None, dataset_name: str = "") -> str | None:
@@ -214,7 +214,7 @@ def epochs_text(record, logged: int | None = None) -> str:
         record: a `RunRecord`; an ended run's summary holds `epochs_run`.
         logged: the epochs logged so far, for a run still going (or an old record).
     """
-    done = record.summary.get("epochs_run")
+    done = record.summary.epochs_run
     if done is None or record.status == "running":
         done = logged
     return f"{'-' if done is None else done}/{record.epochs_planned}"
@@ -281,12 +281,15 @@ def prediction_frame(results: dict[str, list]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["image", "run", "class", "probability"])
 
 
-def accuracy_sentence(summary: dict) -> str | None:
-    """ "Validation accuracy 0.883 (95% interval 0.814–0.929, n = 120)", or None if unknown."""
-    keys = ("val_accuracy", "val_ci_low", "val_ci_high", "val_n")
-    if any(summary.get(k) is None for k in keys):
+def accuracy_sentence(summary) -> str | None:
+    """ "Validation accuracy 0.883 (95% interval 0.814–0.929, n = 120)", or None if unknown.
+
+    Args:
+        summary: a `RunSummary`.
+    """
+    acc, low, high, n = summary.val_accuracy, summary.val_ci_low, summary.val_ci_high, summary.val_n
+    if None in (acc, low, high, n):
         return None
-    acc, low, high, n = (summary[k] for k in keys)
     return f"Validation accuracy {acc:.3f} (95% interval {low:.3f}–{high:.3f}, n = {n})"
 
 
@@ -319,5 +322,5 @@ def reliability_frame(calibration) -> pd.DataFrame:
 def comparable_runs(records: list) -> list:
     """Runs with validation predictions (finished or stopped), best first, for paired tests."""
     usable = [r for r in records if r.status in ("finished", "stopped")
-              and r.summary.get("val_accuracy") is not None]  # fmt: skip
-    return sorted(usable, key=lambda r: (-r.summary["val_accuracy"], -r.id))
+              and r.summary.val_accuracy is not None]  # fmt: skip
+    return sorted(usable, key=lambda r: (-r.summary.val_accuracy, -r.id))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from core.errors import RunError
 
@@ -140,7 +139,7 @@ def compare_runs(run_a: int, run_b: int, data=None, store=None) -> Comparison:
 def _stored_correctness(run_id: int, store) -> dict[str, bool]:
     from core.metrics import read_predictions_csv
 
-    path = Path(store.run_dir(run_id)) / "predictions.csv"
+    path = store.run_folder(run_id).predictions()
     if not path.is_file():
         raise RunError(
             f"Run #{run_id} has no validation predictions ({store.get(run_id).status}): "

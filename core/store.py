@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -28,8 +29,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from core.errors import RunError
+from core.errors import LabError, RunError
 from core.paths import app_home
+from core.run_summary import RunSummary
+from core.train_config import TrainConfig
 
 STATUSES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
 ACTIVE_STATUSES = ("queued", "running")
@@ -113,6 +116,67 @@ class Phase:
 PHASES = ("decode", "extract", "prepare", "train", "evaluate", "stage1")
 
 
+@dataclass(frozen=True)
+class RunFolder:
+    """A run's folder (`runs/<id>/`) and its files: the one place their names are written.
+
+    Training writes the model, reports, predictions, its config and TensorBoard logs; the
+    worker the log; calibration the temperature; exports go to `exports/`.
+    """
+
+    path: Path
+
+    @property
+    def model(self) -> Path:
+        return self.path / "model.keras"
+
+    @property
+    def best(self) -> Path:
+        """The best epoch's weights (`checkpoint_best`)."""
+        return self.path / "best.keras"
+
+    @property
+    def top_weights(self) -> Path:
+        """A bottleneck run's top model, which fine-tuning starts from."""
+        return self.path / "top.weights.h5"
+
+    @property
+    def config(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def log(self) -> Path:
+        """The worker's output while it trained this run."""
+        return self.path / "log.txt"
+
+    @property
+    def temperature(self) -> Path:
+        """The fitted temperature (`core.calibration`), when there is one."""
+        return self.path / "temperature.json"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / "tensorboard"
+
+    @property
+    def exports(self) -> Path:
+        return self.path / "exports"
+
+    def report(self, split: str = "validation") -> Path:
+        """The `EvalReport` JSON of "validation" or "test"."""
+        return self.path / f"{_split_prefix(split)}report.json"
+
+    def predictions(self, split: str = "validation") -> Path:
+        """One row per image of "validation" or "test" (`core.metrics`)."""
+        return self.path / f"{_split_prefix(split)}predictions.csv"
+
+
+def _split_prefix(split: str) -> str:
+    if split not in ("validation", "test"):
+        raise ValueError(f"A run is evaluated on 'validation' or 'test'. Received: {split!r}")
+    return "" if split == "validation" else "test_"
+
+
 @dataclass
 class RunRecord:
     """One training run as stored: what was asked, where it stands, what it reached."""
@@ -121,7 +185,7 @@ class RunRecord:
     name: str
     method: str
     backbone: str | None
-    config: dict
+    config: TrainConfig
     dataset: str
     dataset_fingerprint: str
     status: str
@@ -130,7 +194,7 @@ class RunRecord:
     finished_at: float | None
     epochs_planned: int
     pretrained: bool
-    summary: dict = field(default_factory=dict)
+    summary: RunSummary = field(default_factory=RunSummary)
     error: str | None = None
     pid: int | None = None
 
@@ -147,11 +211,13 @@ class RunRecord:
         return (self.finished_at or time.time()) - self.started_at
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """JSON-ready; the summary holds only the figures recorded."""
+        return {**asdict(self), "config": self.config.to_dict(), "summary": self.summary.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict) -> RunRecord:
-        return cls(**data)
+        config = _config(data["config"], data["method"], data["dataset"])
+        return cls(**{**data, "config": config, "summary": RunSummary.from_dict(data["summary"])})
 
 
 def process_alive(pid: int | None, started: str | None = None) -> bool:
@@ -243,7 +309,7 @@ class RunStore:
         name: str,
         method: str,
         backbone: str | None,
-        config: dict,
+        config: TrainConfig | dict,
         dataset: str,
         fingerprint: str,
         epochs_planned: int,
@@ -252,8 +318,12 @@ class RunStore:
     ) -> int:
         """Record a new run and return its id (ids are never reused).
 
-        An empty `name` becomes "<method> #<id>".
+        An empty `name` becomes "<method> #<id>". Runs to train are created by
+        `core.training.create_run`; a dict `config` (some settings) reads back as a
+        `TrainConfig` with the other fields at their defaults.
         """
+        if isinstance(config, TrainConfig):
+            config = config.to_dict()
         _check_status(status)
         cur = self._conn().execute(
             "INSERT INTO runs (name, method, backbone, config, dataset, fingerprint, status,"
@@ -335,8 +405,14 @@ class RunStore:
         )
         self._record_epochs_run(run_id)
 
-    def update_summary(self, run_id: int, **figures) -> dict:
-        """Merge figures (val_accuracy, best_epoch, ...) into the run's summary; returns it."""
+    def update_summary(self, run_id: int, **figures) -> RunSummary:
+        """Merge figures (`RunSummary` fields: val_accuracy, best_epoch, ...) into the run's
+        summary; returns it. The one writer of summaries.
+
+        Raises:
+            ValueError: a name that is not a `RunSummary` field.
+        """
+        RunSummary().merged(**figures)  # refuse an unknown figure before writing
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")  # read-modify-write without a lost update
         try:
@@ -352,7 +428,7 @@ class RunStore:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return summary
+        return RunSummary.from_dict(summary)
 
     def rename(self, run_id: int, name: str) -> None:
         """Give the run a new display name.
@@ -386,6 +462,10 @@ class RunStore:
         path = self.runs_root / str(int(run_id))
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def run_folder(self, run_id: int) -> RunFolder:
+        """The run's folder and the names of its files (the folder is created)."""
+        return RunFolder(self.run_dir(run_id))
 
     # --- stop requests and crash detection ---------------------------------------
 
@@ -445,7 +525,7 @@ class RunStore:
         Training records `epochs_run` itself when it ends normally; a run that
         failed, or whose process died, gets the number of epochs it logged.
         """
-        if "epochs_run" not in self.get(run_id).summary:
+        if self.get(run_id).summary.epochs_run is None:
             self.update_summary(run_id, epochs_run=len(self.epochs(run_id)))
 
     # --- metrics --------------------------------------------------------------
@@ -559,7 +639,7 @@ def _record(row: sqlite3.Row) -> RunRecord:
         name=row["name"],
         method=row["method"],
         backbone=row["backbone"],
-        config=json.loads(row["config"]),
+        config=_config(json.loads(row["config"]), row["method"], row["dataset"]),
         dataset=row["dataset"],
         dataset_fingerprint=row["fingerprint"],
         status=row["status"],
@@ -568,10 +648,22 @@ def _record(row: sqlite3.Row) -> RunRecord:
         finished_at=row["finished_at"],
         epochs_planned=row["epochs_planned"],
         pretrained=bool(row["pretrained"]),
-        summary=json.loads(row["summary"]),
+        summary=RunSummary.from_dict(json.loads(row["summary"])),
         error=row["error"],
         pid=row["pid"],
     )
+
+
+def _config(stored: dict, method: str, dataset: str) -> TrainConfig:
+    """A stored config, typed: settings this version does not know are ignored, and ones
+    a record lacks take their defaults (its method and dataset from the record)."""
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    settings = {"method": method, "data": dataset}
+    settings.update({k: v for k, v in stored.items() if k in known})
+    try:
+        return TrainConfig(**settings)
+    except LabError:  # settings this version refuses: keep what identifies the run
+        return TrainConfig(method=method, data=dataset)
 
 
 def _batch(row: sqlite3.Row) -> dict:

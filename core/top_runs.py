@@ -25,8 +25,8 @@ def top_run_problem(record, config, class_names: list[str]) -> str | None:
     Returns:
         A clause such as "used backbone vgg16" that completes "run 3 …", or None.
     """
-    size = record.config.get("image_size")
-    recorded_classes = record.summary.get("class_names")
+    size = record.config.image_size
+    recorded_classes = record.summary.class_names
     checks = [
         (record.method == "bottleneck", f"is a {record.method} run, not a bottleneck run"),
         (record.status == "finished", f"is {record.status}, not finished"),

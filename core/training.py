@@ -32,139 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import LabError, RunError
-
-METHODS = ("scratch", "bottleneck", "finetune")
-OPTIMIZERS = ("rmsprop", "sgd", "adam")
-HEADS = ("flatten", "gap")
-TOP_WEIGHTS = "top.weights.h5"
-
-
-def _preset(name: str) -> dict:
-    from core.augment_config import PRESETS
-
-    return PRESETS[name].to_dict()
-
-
-@dataclass
-class TrainConfig:
-    """Everything a run depends on; stored with the run as JSON.
-
-    Start from `TrainConfig.defaults(method)` (the blog's settings) and change fields.
-    """
-
-    method: str = "scratch"
-    data: str = "demo"
-    backbone: str = "vgg16"  # ignored by "scratch"
-    pretrained: bool = True
-    epochs: int = 50
-    batch_size: int = 16
-    image_size: int = 150
-    optimizer: str = "rmsprop"
-    learning_rate: float = 1e-3
-    momentum: float = 0.9  # SGD only
-    dropout: float = 0.5
-    l2: float = 0.0
-    augment: dict = field(default_factory=dict)  # an AugmentConfig as a dict
-    seed: int = 1337
-    top_run: int | None = None
-    top_epochs: int | None = None  # finetune stage 1 (None: the bottleneck default)
-    head: str = "flatten"
-    augment_copies: int = 0
-    # Where training augments, with the same layer stack either way: "pipeline" (a
-    # tf.data map that overlaps the model's compute: measured ~1.5x cheaper per epoch
-    # on 2 CPU cores, bench/scratch_epoch.py) or "model" (layers right after the Input,
-    # keras-io style). Without TensorFlow (e.g. the JAX backend) the model augments.
-    augment_on: str = "pipeline"
-    unfreeze_blocks: int = 1
-    train_batchnorm: bool = False
-    early_stopping_patience: int | None = None
-    checkpoint_best: bool = False
-    resize_mode: str = "stretch"
-    val_fraction: float = 0.2
-    deterministic: bool = True
-    name: str | None = None
-
-    @classmethod
-    def defaults(cls, method: str, **changes) -> TrainConfig:
-        """The blog's settings for `method`, with `changes` applied."""
-        if method not in METHODS:
-            raise LabError(f"Unknown method '{method}'; choose one of {', '.join(METHODS)}.")
-        blog = {
-            "scratch": dict(
-                optimizer="rmsprop", learning_rate=1e-3, augment=_preset("blog: training")
-            ),
-            "bottleneck": dict(optimizer="rmsprop", learning_rate=1e-3, augment=_preset("none")),
-            "finetune": dict(
-                optimizer="sgd", learning_rate=1e-4, momentum=0.9, augment=_preset("blog: training")
-            ),
-        }[method]
-        return cls(method=method, **{**blog, **changes})
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TrainConfig:
-        """Builds a config; unknown keys are an error (a typo must not pass silently)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise LabError(f"Unknown training setting '{unknown[0]}'.")
-        return cls(**data)
-
-    @property
-    def uses_backbone(self) -> bool:
-        return self.method != "scratch"
-
-    def augment_config(self):
-        """The augmentation settings as an `AugmentConfig` (validated)."""
-        from core.augment_config import AugmentConfig
-
-        try:
-            return AugmentConfig.from_dict(dict(self.augment or {}))
-        except ValueError as exc:
-            raise LabError(str(exc)) from None
-
-    def validate(self) -> TrainConfig:
-        """Checks every field; returns self.
-
-        Raises:
-            LabError: naming the first bad setting.
-        """
-        checks = [
-            (self.method in METHODS, f"method must be one of {', '.join(METHODS)}"),
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
-            (self.head in HEADS, "head must be 'flatten' or 'gap'"),
-            (self.epochs >= 1, "epochs must be at least 1"),
-            (self.batch_size >= 1, "batch_size must be at least 1"),
-            (16 <= self.image_size <= 1024, "image_size must be between 16 and 1024"),
-            (self.learning_rate > 0, "learning_rate must be positive"),
-            (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
-            (self.l2 >= 0, "l2 must be 0 or positive"),
-            (self.augment_copies >= 0, "augment_copies must be 0 or more"),
-            (self.unfreeze_blocks >= 1, "unfreeze_blocks must be at least 1"),
-            (0 < self.val_fraction < 1, "val_fraction must be between 0 and 1"),
-            (0 <= self.seed < 2**32, f"seed must be between 0 and {2**32 - 1}"),
-            (self.augment_on in ("model", "pipeline"), "augment_on must be 'model' or 'pipeline'"),
-            (
-                self.early_stopping_patience is None or self.early_stopping_patience >= 1,
-                "early_stopping_patience must be at least 1",
-            ),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise LabError(f"Invalid training setting: {message}.")
-        if self.uses_backbone:
-            from core.backbones import get_backbone
-
-            get_backbone(self.backbone)
-        if self.augment_copies and self.augment_config().is_identity():
-            raise LabError(
-                "Invalid training setting: augmented copies (augment_copies="
-                f"{self.augment_copies}) need augmentation settings; choose a preset."
-            )
-        self.augment_config()
-        return self
+from core.store import RunFolder
+from core.train_config import TrainConfig
 
 
 @dataclass
@@ -174,7 +43,7 @@ class _Run:
     config: TrainConfig
     store: object
     run_id: int
-    folder: Path
+    folder: RunFolder
     should_stop: Callable[[], bool]
     report: Callable[[int, int, dict], None] | None
     dataset: object = None
@@ -214,7 +83,7 @@ def create_run(config: TrainConfig, store, status: str = "queued") -> int:
         name=config.name or "",
         method=config.method,
         backbone=config.backbone if config.uses_backbone else None,
-        config=config.to_dict(),
+        config=config,
         dataset=str(config.data),
         fingerprint=fingerprint,
         epochs_planned=config.epochs,
@@ -246,13 +115,13 @@ def train(
         LabError: the run failed; its record holds the same message.
     """
     store.mark_running(run_id, os.getpid())
-    folder = store.run_dir(run_id)
+    folder = store.run_folder(run_id)
     run = _Run(
         config, store, run_id, folder, should_stop or (lambda: store.stop_requested(run_id)), report
     )
     try:
         config.validate()
-        (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+        folder.config.write_text(json.dumps(config.to_dict(), indent=2))
         _apply_seed(config)
         status = {"scratch": _scratch, "bottleneck": _bottleneck, "finetune": _finetune}[
             config.method
@@ -298,7 +167,6 @@ def _bottleneck(run: _Run) -> str:
         base = backbones.build_base(config.backbone, config.image_size, config.pretrained)
         return base
 
-    aug = config.augment_config()
     key = features.feature_key(
         run.dataset.fingerprint(),
         config.backbone,
@@ -306,7 +174,7 @@ def _bottleneck(run: _Run) -> str:
         config.image_size,
         config.resize_mode,
         config.augment_copies,
-        aug.to_dict(),
+        config.augment.to_dict(),
         config.seed,
     )
     feats = features.load_or_extract(
@@ -333,7 +201,7 @@ def _bottleneck(run: _Run) -> str:
     train_inputs = (feats.x["train"], feats.y["train"])
     val_inputs = (feats.x["validation"], feats.y["validation"])
     fit = _fit(run, top, train_inputs, val_inputs, len(feats.y["train"]))
-    top.save_weights(run.folder / TOP_WEIGHTS)
+    top.save_weights(run.folder.top_weights)
     probs = {s: _predict(top, feats.x[s]) for s in feats.x if s != "train"}
     # The saved model takes raw images, like every run's model.keras.
     if base is None:
@@ -359,11 +227,11 @@ def _finetune(run: _Run) -> str:
     top = models.make_top_model(
         base.output_shape[1:],
         len(run.class_names),
-        top_config.get("head", "flatten"),
-        top_config.get("dropout", config.dropout),
+        top_config.head,
+        top_config.dropout,
     )
     try:
-        top.load_weights(run.store.run_dir(top_run) / TOP_WEIGHTS)
+        top.load_weights(run.store.run_folder(top_run).top_weights)
     except Exception as exc:
         raise RunError(
             f"The top model of run {top_run} does not fit this fine-tuning run ({exc})."
@@ -433,8 +301,9 @@ def check_top_run(config: TrainConfig, store):
     class_names = _load_dataset(config).class_names
     record = store.get(top_run)
     problem = top_run_problem(record, config, class_names)
-    if problem is None and not (store.run_dir(top_run) / TOP_WEIGHTS).is_file():
-        problem = f"has no {TOP_WEIGHTS}"
+    top_weights = store.run_folder(top_run).top_weights
+    if problem is None and not top_weights.is_file():
+        problem = f"has no {top_weights.name}"
     if problem is not None:
         raise RunError(refusal(top_run, problem, config))
     return record
@@ -485,7 +354,7 @@ def _load_data(run: _Run) -> None:
 def _augmenter(config: TrainConfig):
     from core.augment import build_augmenter
 
-    aug = config.augment_config()
+    aug = config.augment
     return None if aug.is_identity() else build_augmenter(aug, seed=config.seed)
 
 
@@ -574,7 +443,7 @@ def _fit(run: _Run, model, train_inputs, val_inputs, num_samples: int) -> dict:
     progress = cb.StoreProgress(run.store, run.run_id, config.batch_size, num_samples)
     stop = cb.StopOnRequest(run.should_stop)
     on_disk = run.config.method != "bottleneck"  # a top model alone cannot classify images
-    best = cb.BestCheckpoint("val_accuracy", run.folder / "best.keras" if on_disk else None)
+    best = cb.BestCheckpoint("val_accuracy", run.folder.best if on_disk else None)
     callbacks = [progress, stop, best]
     if run.report is not None:
         callbacks.append(cb.EpochReporter(run.report))
@@ -587,7 +456,7 @@ def _fit(run: _Run, model, train_inputs, val_inputs, num_samples: int) -> dict:
     if _tensorboard_available():
         callbacks.append(
             keras.callbacks.TensorBoard(
-                run.folder / "tensorboard",
+                run.folder.tensorboard,
                 histogram_freq=0,
                 write_graph=False,
                 update_freq="epoch",
@@ -595,7 +464,7 @@ def _fit(run: _Run, model, train_inputs, val_inputs, num_samples: int) -> dict:
             )
         )
     elif keras.backend.backend() == "tensorflow":
-        callbacks.append(cb.EpochEvents(run.folder / "tensorboard"))
+        callbacks.append(cb.EpochEvents(run.folder.tensorboard))
     callbacks += run.extra_callbacks  # last: they see the others' epoch-end work done
     # Arrays are batched and shuffled by fit(); a tf.data pipeline already is.
     kwargs = {"batch_size": config.batch_size, "shuffle": True}
@@ -664,7 +533,7 @@ def _finish(run: _Run, model, fit: dict, probs: dict | None = None) -> str:
     total = 0 if probs is not None else sum(len(run.splits[s]) for s in splits)
     evaluating = run.store.phase_reporter(run.run_id, "evaluate")
     evaluating(0, total)
-    model.save(run.folder / "model.keras")
+    model.save(run.folder.model)
     summary, done = {}, 0
 
     def on_batch(images: int) -> None:
@@ -688,10 +557,9 @@ def _finish(run: _Run, model, fit: dict, probs: dict | None = None) -> str:
             labels, split_probs, run.class_names, loss=_cross_entropy(labels, split_probs)
         )
         prefix = "val" if split == "validation" else "test"
-        name = "" if split == "validation" else "test_"
-        (run.folder / f"{name}report.json").write_text(json.dumps(report.to_dict(), indent=2))
+        run.folder.report(split).write_text(json.dumps(report.to_dict(), indent=2))
         metrics.write_predictions_csv(
-            run.folder / f"{name}predictions.csv",
+            run.folder.predictions(split),
             decoded.paths,
             labels,
             split_probs,
@@ -767,10 +635,10 @@ def time_epochs(config: TrainConfig, num_classes: int, steps: int = 8, val_steps
     with tempfile.TemporaryDirectory(prefix="ldl-timing-") as folder:
         store = RunStore(Path(folder) / "runs.sqlite")
         run_id = store.create_run(
-            name="timing", method=config.method, backbone=config.backbone, config={},
+            name="timing", method=config.method, backbone=config.backbone, config=config,
             dataset="random", fingerprint="", epochs_planned=2, pretrained=False,
         )  # fmt: skip
-        run = _Run(config, store, run_id, store.run_dir(run_id), lambda: False, None)
+        run = _Run(config, store, run_id, store.run_folder(run_id), lambda: False, None)
         run.dataset = SimpleNamespace(class_names=names)
         run.extra_callbacks = [timer]
         if config.method == "scratch":

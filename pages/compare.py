@@ -73,11 +73,11 @@ if run_id is None:
 
 
 record = store.get(run_id)
-folder = store.run_dir(run_id)
+folder = store.run_folder(run_id)
 if record.error:
     st.error(f"Run #{run_id} {record.status}: {record.error}")
 
-report_file = folder / "report.json"
+report_file = folder.report()
 if report_file.is_file():
     report = json.loads(report_file.read_text())
     st.markdown(
@@ -92,7 +92,7 @@ if report_file.is_file():
             "recall": st.column_config.NumberColumn(format="%.3f"),
         },
     )
-    predictions = folder / "predictions.csv"
+    predictions = folder.predictions()
     if predictions.is_file():
         labui.calibration_section(run_id, store)
     cells = runs_view.confusion_frame(report)
@@ -131,7 +131,7 @@ new_name = left.text_input("Name", record.name, key=f"compare_name_{run_id}")
 if left.button("Rename", key="compare_rename"):
     store.rename(run_id, new_name)
     st.rerun()
-model_file = folder / "model.keras"
+model_file = folder.model
 left.download_button(
     "Download the model (.keras)", lambda: model_file.read_bytes(), f"run{run_id}.keras",
     disabled=not model_file.is_file(), key="compare_model",

@@ -10,7 +10,7 @@ from core import estimate, runner, runs_view
 from core.backbones import BACKBONES, choice_label, default_backbone, weights_status
 from core.errors import LabError
 from core.top_runs import compatible_top_runs
-from core.training import OPTIMIZERS, TrainConfig
+from core.train_config import OPTIMIZERS, TrainConfig
 
 st.title("Train")
 store = labui.run_store()

@@ -92,8 +92,10 @@ def run_show(args) -> int:
     store = RunStore()
     record = store.get(args.run_id)
     epochs = store.epochs(record.id)
+    folder = store.run_folder(record.id)
     reports = {
-        name: _read_json(store, record.id, f"{name}.json") for name in ("report", "test_report")
+        "report": _read_json(folder.report("validation")),
+        "test_report": _read_json(folder.report("test")),
     }
     if args.json:
         print(json.dumps({"run": record.to_dict(), "epochs": epochs, **reports}))
@@ -111,10 +113,10 @@ def run_show(args) -> int:
     )
     print(f"folder     {store.runs_root / str(record.id)}")
     print("\nconfig")
-    for key, value in record.config.items():
+    for key, value in record.config.to_dict().items():
         print(f"  {key:<24} {json.dumps(value)}")
     print("\nsummary")
-    for key, value in record.summary.items():
+    for key, value in record.summary.to_dict().items():
         print(f"  {key:<24} {_fmt(value)}")
     print("\nepochs")
     print(_epoch_table(epochs) if epochs else "  (none recorded)")
@@ -158,10 +160,8 @@ def run_delete(args) -> int:
 def _row(record, store) -> list[str]:
     s = record.summary
     accuracy = "-"
-    if s.get("val_accuracy") is not None:
-        accuracy = (
-            f"{s['val_accuracy']:.3f} ({s.get('val_ci_low', 0):.3f}-{s.get('val_ci_high', 0):.3f})"
-        )
+    if s.val_accuracy is not None:
+        accuracy = f"{s.val_accuracy:.3f} ({s.val_ci_low or 0:.3f}-{s.val_ci_high or 0:.3f})"
     from core.runs_view import epochs_text  # Lazy: pandas stays out of the CLI's start-up.
 
     epochs = epochs_text(record, _logged_epochs(record, store))
@@ -222,8 +222,7 @@ def _when(stamp: float | None) -> str:
     return "-" if stamp is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))
 
 
-def _read_json(store, run_id: int, name: str) -> dict | None:
-    path = store.runs_root / str(run_id) / name
+def _read_json(path) -> dict | None:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from core.training import HEADS, METHODS, OPTIMIZERS
+from core.train_config import HEADS, METHODS, OPTIMIZERS
 
 # Options that map one to one onto TrainConfig fields of the same name.
 CONFIG_OPTIONS = (
@@ -98,8 +98,8 @@ def register(subparsers):
     parser.set_defaults(func=train)
 
 
-def augment_setting(text: str) -> dict:
-    """A preset name or a JSON object, as an AugmentConfig dict.
+def augment_setting(text: str):
+    """A preset name or a JSON object, as an `AugmentConfig`.
 
     Raises:
         LabError: unknown preset or invalid JSON/settings.
@@ -108,20 +108,29 @@ def augment_setting(text: str) -> dict:
     from core.errors import LabError
 
     if text in PRESETS:
-        return PRESETS[text].to_dict()
+        return PRESETS[text]
     if not text.lstrip().startswith("{"):
         names = ", ".join(f"'{name}'" for name in PRESETS)
         raise LabError(f"Unknown augmentation preset '{text}'; use one of {names} or JSON.")
     try:
-        return AugmentConfig.from_json(text).to_dict()
+        return AugmentConfig.from_json(text)
     except ValueError as exc:
         raise LabError(str(exc)) from None
 
 
 def build_config(args):
     """The `TrainConfig` for parsed arguments: the method's defaults, then the options."""
+    return config_from_args(args).validate()
+
+
+def config_from_args(args):
+    """The options over the method's defaults, not validated.
+
+    Raises:
+        LabError: an unknown backbone or augmentation setting.
+    """
     from core.backbones import backbone_name
-    from core.training import TrainConfig
+    from core.train_config import TrainConfig
 
     changes = {key: getattr(args, key) for key in CONFIG_OPTIONS if getattr(args, key) is not None}
     if args.backbone is not None:
@@ -130,7 +139,7 @@ def build_config(args):
         changes["augment"] = augment_setting(args.augment)
     if args.no_pretrained:
         changes["pretrained"] = False
-    return TrainConfig.defaults(args.method, data=args.data, **changes).validate()
+    return TrainConfig.defaults(args.method, data=args.data, **changes)
 
 
 def _print_epoch(epoch: int, epochs: int, figures: dict) -> None:
@@ -170,13 +179,13 @@ def train(args) -> int:
                     "status": record.status,
                     "method": record.method,
                     "backbone": record.backbone,
-                    "summary": summary,
+                    "summary": summary.to_dict(),
                 }
             )
         )
     else:
-        accuracy = summary.get("val_accuracy")
-        low, high, n = (summary.get(k) for k in ("val_ci_low", "val_ci_high", "val_n"))
+        accuracy = summary.val_accuracy
+        low, high, n = summary.val_ci_low, summary.val_ci_high, summary.val_n
         text = "n/a" if accuracy is None else f"{accuracy:.4f} (95% CI {low:.3f}-{high:.3f}, n={n})"
         print(f"run {record.id} {record.status}: validation accuracy {text}")
     return 0
@@ -185,21 +194,10 @@ def train(args) -> int:
 def _fail(args, store, run_id, message: str, code: int = 1) -> int:
     """Prints the reason (no traceback); a run that never started is recorded as failed."""
     if run_id is None:
-        from core.training import TrainConfig
+        from core.training import create_run
 
         try:  # the options themselves were bad: still leave a failed run record
-            config = TrainConfig(method=args.method, data=args.data)
-            run_id = store.create_run(
-                name="",
-                method=config.method,
-                backbone=args.backbone,
-                config=vars_config(args),
-                dataset=str(args.data),
-                fingerprint="",
-                epochs_planned=args.epochs or 0,
-                pretrained=not args.no_pretrained,
-                status="running",
-            )
+            run_id = create_run(_recordable_config(args), store, status="running")
             store.finish(run_id, "failed", error=message)
         except Exception:
             run_id = None
@@ -209,6 +207,13 @@ def _fail(args, store, run_id, message: str, code: int = 1) -> int:
     return code
 
 
-def vars_config(args) -> dict:
-    """The command-line options as given (for the record of a run that could not start)."""
-    return {k: v for k, v in vars(args).items() if k not in ("func", "json", "command")}
+def _recordable_config(args):
+    """The options as a `TrainConfig` (unvalidated), or the method's defaults where even
+    that fails (an unknown backbone or augmentation setting)."""
+    from core.errors import LabError
+    from core.train_config import TrainConfig
+
+    try:
+        return config_from_args(args)
+    except (LabError, TypeError, ValueError):
+        return TrainConfig.defaults(args.method, data=args.data)

@@ -8,7 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 from core.paths import PROJECT_ROOT
 from core.store import RunStore
-from core.training import TrainConfig, start_run
+from core.train_config import TrainConfig
+from core.training import start_run
 
 PAGE = str(PROJECT_ROOT / "pages/predict.py")
 TIMEOUT = 180

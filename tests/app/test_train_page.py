@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.paths import PROJECT_ROOT
 from core.store import RunStore
-from core.training import TrainConfig
+from core.train_config import TrainConfig
 
 PAGE = str(PROJECT_ROOT / "pages/train.py")
 COMPARE = str(PROJECT_ROOT / "pages/compare.py")
@@ -73,7 +73,7 @@ def test_start_a_short_run_it_finishes_and_shows_on_compare(quick_worker):
     assert not at.exception
     store = RunStore()
     (run,) = store.list_runs()
-    assert run.config["image_size"] == 32 and run.epochs_planned == 1
+    assert run.config.image_size == 32 and run.epochs_planned == 1
     record = _wait_final(store, run.id)
     assert record.status == "finished", record.error
     at.run()  # the monitor shows the finished run and its curves
@@ -84,7 +84,7 @@ def test_start_a_short_run_it_finishes_and_shows_on_compare(quick_worker):
     table = compare.dataframe[0].value
     assert list(table["id"]) == [run.id]
     assert table["status"][0] == "finished"
-    assert table["val acc"][0] == pytest.approx(record.summary["val_accuracy"])
+    assert table["val acc"][0] == pytest.approx(record.summary.val_accuracy)
 
 
 def _record(store: RunStore, status: str, error: str | None = None) -> int:

@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from core import runner
+from core.augment_config import AugmentConfig
 from core.cli import main
 from core.metrics import read_predictions_csv
 from core.store import RunStore
-from core.training import TrainConfig
+from core.train_config import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +123,8 @@ def test_worker_outcomes(trained_by_worker, demo):
     done = store.get(trained["finished"])
     assert done.status == "finished" and done.pid == trained["worker"]
     n_val = len(demo.splits["validation"])
-    assert 0.0 <= done.summary["val_accuracy"] <= 1.0 and done.summary["val_n"] == n_val
-    assert done.summary["class_names"] == demo.class_names
+    assert 0.0 <= done.summary.val_accuracy <= 1.0 and done.summary.val_n == n_val
+    assert done.summary.class_names == demo.class_names
     folder = store.run_dir(done.id)
     for name in ("model.keras", "predictions.csv", "report.json", "config.json", "log.txt"):
         assert (folder / name).is_file(), name
@@ -279,7 +280,7 @@ def test_queue_blog_experiments_links_the_finetune_to_its_top(monkeypatch, tmp_p
     monkeypatch.setenv("LDL_HOME", str(tmp_path))
     monkeypatch.setattr(runner, "ensure_worker", lambda: 0)
     store = RunStore()
-    flip = {"horizontal_flip": True}
+    flip = AugmentConfig(horizontal_flip=True)
     ids = runner.queue_blog_experiments(
         "demo", image_size=32, backbone="mobilenet_v2_0.35", epochs=1, augment=flip, store=store
     )
@@ -290,12 +291,12 @@ def test_queue_blog_experiments_links_the_finetune_to_its_top(monkeypatch, tmp_p
         "finetune",
     ]
     assert ids == sorted(ids) and all(r.status == "queued" for r in (scratch, bottleneck))
-    assert finetune.config["top_run"] == bottleneck.id
+    assert finetune.config.top_run == bottleneck.id
     assert bottleneck.backbone == "mobilenet_v2_0.35" and scratch.backbone is None
-    assert scratch.config["image_size"] == 32 and finetune.config["optimizer"] == "sgd"
+    assert scratch.config.image_size == 32 and finetune.config.optimizer == "sgd"
     assert store.next_queued().id == scratch.id
-    assert scratch.config["augment"] == finetune.config["augment"] == flip
-    assert bottleneck.config["augment"] != flip
+    assert scratch.config.augment == finetune.config.augment == flip
+    assert bottleneck.config.augment != flip
 
 
 def test_compare_on_stored_predictions_and_on_a_folder_agree(trained, capsys):

@@ -11,6 +11,7 @@ from core.cli import main
 from core.metrics import read_predictions_csv
 from core.paths import PROJECT_ROOT
 from core.store import RunStore
+from core.train_config import TrainConfig
 
 
 def _train(capsys, *args):
@@ -45,7 +46,7 @@ def test_scratch_on_demo_prints_progress_and_json(capsys):
     assert result["summary"]["val_accuracy"] == pytest.approx(right / 120)
     assert "epoch 1/1" in err
     record = RunStore().get(result["run_id"])
-    assert record.config["seed"] == 3 and record.config["augment"]["zoom"] == 0
+    assert record.config.seed == 3 and record.config.augment.zoom == 0
 
 
 def test_plain_output_ends_with_run_id_and_accuracy(capsys, tmp_path):
@@ -123,7 +124,13 @@ def test_bad_options_are_recorded_too(capsys):
         "--no-pretrained",
     )
     assert code != 0 and "Run 999 does not exist" in err
-    assert [r.status for r in RunStore().list_runs()] == ["failed", "failed"]
+    records = RunStore().list_runs()
+    assert [r.status for r in records] == ["failed", "failed"]
+    # The record holds the options as a TrainConfig (not the raw command line).
+    (finetune,) = [r for r in records if r.method == "finetune"]
+    config = finetune.config
+    assert (config.top_run, config.image_size, config.backbone) == (999, 32, "mobilenet_0.25")
+    assert config.pretrained is False and finetune.pretrained is False
 
 
 @pytest.mark.parametrize("seed", ["-1", str(2**32)])
@@ -156,7 +163,6 @@ def test_every_training_setting_is_a_flag():
 
     from core.cli import build_parser
     from core.cli.train_cmd import build_config
-    from core.training import TrainConfig
 
     argv = [
         "train", "--method", "finetune", "--data", "demo", "--name", "all flags",

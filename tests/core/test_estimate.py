@@ -11,7 +11,7 @@ import pytest
 from core import estimate, training
 from core.callbacks import EpochTimer, EpochTiming
 from core.store import RunStore
-from core.training import TrainConfig
+from core.train_config import TrainConfig
 
 
 def _past(store, method="scratch", size=32, status="finished", backbone=None, **summary):

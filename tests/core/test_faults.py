@@ -25,8 +25,9 @@ from core.errors import DatasetError, ZipImportError
 from core.health import health_report
 from core.paths import PROJECT_ROOT
 from core.store import RunStore
+from core.training import create_run
 from tests.core.image_factory import make_image_folder, zip_folder
-from tests.core.test_runner import FakeConfig, fake_worker_env, wait_for  # noqa: F401
+from tests.core.test_runner import fake_config, fake_worker_env, wait_for  # noqa: F401
 
 PETS = {"train": {"cats": 3, "dogs": 3}, "validation": {"cats": 1, "dogs": 1}}
 MORE_PETS = {"train": {"cats": 4, "dogs": 4}, "validation": {"cats": 2, "dogs": 2}}
@@ -157,9 +158,9 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_queue_goes_on():
     next state query (the app's sidebar, `runs list`) starts a new worker, which
     trains the second run without anything being enqueued again."""
     store = RunStore()
-    first = runner.enqueue(FakeConfig("forever", name="killed"), store)
+    first = runner.enqueue(fake_config("forever", name="killed"), store)
     wait_for(lambda: store.get(first).status == "running", "the first run to start")
-    second = runner.enqueue(FakeConfig("quick", name="behind it"), store)
+    second = runner.enqueue(fake_config("quick", name="behind it"), store)
     # The live worker holds the lock, so that enqueue started no other process:
     # after the kill, nothing is left that would take the queue by itself.
     alive = lambda: sum(c.poll() is None for c in runner._children)  # noqa: E731
@@ -181,8 +182,8 @@ def test_the_restart_rule(monkeypatch):
     monkeypatch.setattr(runner, "ensure_worker", lambda: started.append(True) or 1)
     store = RunStore()
     assert runner.worker_state(store).queued == 0 and started == []  # nothing queued
-    queued = runner._create_queued(FakeConfig("quick"), store)
-    dead = runner._create_queued(FakeConfig("forever"), store)
+    queued = create_run(fake_config("quick"), store)
+    dead = create_run(fake_config("forever"), store)
     assert store.claim(dead, _dead_pid())  # a run whose worker was killed
     state = runner.worker_state(store)
     assert store.get(dead).status == "interrupted" and state.queued == 1
@@ -196,7 +197,7 @@ def test_cli_commands_that_read_the_store_restart_the_queue(monkeypatch, capsys)
     started = []
     monkeypatch.setattr(runner, "ensure_worker", lambda: started.append(True) or 1)
     store = RunStore()
-    queued = runner._create_queued(FakeConfig("quick"), store)
+    queued = create_run(fake_config("quick"), store)
     assert cli_main(["runs", "show", str(queued)]) == 0
     assert started == [True]
     assert cli_main(["runs", "list"]) == 0 and len(started) >= 2
@@ -259,7 +260,7 @@ def test_a_linked_split_or_wrapper_folder_cannot_lead_outside(app_home, tmp_path
 
 def test_runs_show_into_a_closed_pipe_ends_quietly(app_home):
     store = RunStore()
-    run_id = runner._create_queued(FakeConfig("quick", epochs=3000), store)
+    run_id = create_run(fake_config("quick", epochs=3000), store)
     conn = store._conn()
     conn.execute("BEGIN")
     for epoch in range(1, 3001):  # a table far larger than a pipe's 64 KiB buffer
@@ -287,18 +288,18 @@ def test_an_interrupted_run_shows_the_epochs_it_completed(capsys):
     from core.runs_view import runs_table
 
     store = RunStore()
-    run_id = runner._create_queued(FakeConfig("forever", epochs=20), store)
+    run_id = create_run(fake_config("forever", epochs=20), store)
     assert store.claim(run_id, _dead_pid())  # its worker was killed after three epochs
     for epoch in (1, 2, 3):
         store.log_epoch(run_id, epoch, {"loss": 0.5, "val_accuracy": 0.7})
-    failed = runner._create_queued(FakeConfig("crash", epochs=20), store)
+    failed = create_run(fake_config("crash", epochs=20), store)
     store.mark_running(failed, os.getpid())
     store.log_epoch(failed, 1, {"loss": 0.5})
     store.finish(failed, "failed", error="boom")  # failed during its second epoch
 
     assert store.mark_interrupted_dead() == [run_id]
-    assert store.get(run_id).summary["epochs_run"] == 3
-    assert store.get(failed).summary["epochs_run"] == 1
+    assert store.get(run_id).summary.epochs_run == 3
+    assert store.get(failed).summary.epochs_run == 1
     table = runs_table(store.list_runs()).set_index("id")
     assert table.loc[run_id, "epochs"] == "3/20" and table.loc[failed, "epochs"] == "1/20"
     assert cli_main(["runs", "list"]) == 0

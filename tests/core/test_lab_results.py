@@ -3,7 +3,7 @@
 import pytest
 
 from core.lab_results import measured_table, queue_seconds
-from core.training import TrainConfig
+from core.train_config import TrainConfig
 
 PLAN = [TrainConfig.defaults(m, image_size=75) for m in ("scratch", "bottleneck", "finetune")]
 

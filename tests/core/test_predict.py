@@ -128,7 +128,7 @@ def test_class_names_fall_back_to_report_and_csv(tmp_path):
     store = RunStore()
     run_id, _ = finished_run(store)
     record = store.get(run_id)
-    record.summary.pop("class_names")
+    record.summary.class_names = None
     with pytest.raises(RunError, match="class names"):
         predict.run_class_names(record, store)
     folder = store.run_dir(run_id)

@@ -10,22 +10,23 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import pytest
 
 from core import runner
 from core.store import RunStore
+from core.train_config import TrainConfig
 
 FAKE = "tests.core.test_runner:fake_train"
 
 
-def fake_train(config: dict, store: RunStore, run_id: int):
-    """Stands in for core.training.train; its behaviour is chosen by config["fake"]."""
+def fake_train(config: TrainConfig, store: RunStore, run_id: int):
+    """Stands in for core.training.train; its behaviour is chosen by the dataset's name."""
     store.mark_running(run_id, os.getpid())
     print(f"fake training run {run_id}", flush=True)
     folder = store.run_dir(run_id)
-    kind = config["fake"]
+    kind = Path(config.data).name
     if kind == "crash":
         raise RuntimeError("the fake model exploded")
     (folder / "best.keras").write_bytes(b"best weights")
@@ -42,20 +43,10 @@ def fake_train(config: dict, store: RunStore, run_id: int):
     store.finish(run_id, "finished")
 
 
-@dataclass
-class FakeConfig:
-    """Duck-types the parts of TrainConfig that enqueue needs."""
-
-    fake: str
-    method: str = "scratch"
-    backbone: str = "vgg16"
-    data: str = "/nonexistent/dataset"
-    epochs: int = 1
-    pretrained: bool = False
-    name: str | None = None
-
-    def to_dict(self):
-        return asdict(self)
+def fake_config(kind: str, **changes) -> TrainConfig:
+    """A real (scratch) config whose dataset path names the fake training's behaviour."""
+    settings = {"data": f"/nonexistent/{kind}", "epochs": 1, "pretrained": False, **changes}
+    return TrainConfig.defaults("scratch", **settings)
 
 
 @pytest.fixture
@@ -86,7 +77,7 @@ def wait_for(predicate, what: str, limit: float = 60.0):
 @pytest.mark.slow  # starts a worker process
 def test_worker_runs_the_queue_in_order_one_at_a_time(fake_worker_env, app_home):
     store = RunStore()
-    ids = [runner.enqueue(FakeConfig("quick", name=f"q{i}"), store) for i in range(3)]
+    ids = [runner.enqueue(fake_config("quick", name=f"q{i}"), store) for i in range(3)]
     wait_for(lambda: all(store.get(i).status == "finished" for i in ids), "three runs")
     records = [store.get(i) for i in ids]
     for before, after in zip(records, records[1:], strict=False):
@@ -104,7 +95,7 @@ def test_worker_runs_the_queue_in_order_one_at_a_time(fake_worker_env, app_home)
 @pytest.mark.slow  # starts a worker process
 def test_killed_worker_leaves_run_interrupted_with_best_checkpoint(fake_worker_env):
     store = RunStore()
-    run_id = runner.enqueue(FakeConfig("forever"), store)
+    run_id = runner.enqueue(fake_config("forever"), store)
     best = store.run_dir(run_id) / "best.keras"
     wait_for(lambda: store.get(run_id).status == "running" and best.exists(), "the run to start")
     state = runner.worker_state(store)
@@ -118,14 +109,14 @@ def test_killed_worker_leaves_run_interrupted_with_best_checkpoint(fake_worker_e
     assert best.read_bytes() == b"best weights"
     # The lock died with the process: the next enqueue starts a fresh worker.
     assert not runner.worker_state(store).alive
-    again = runner.enqueue(FakeConfig("quick"), store)
+    again = runner.enqueue(fake_config("quick"), store)
     wait_for(lambda: store.get(again).status == "finished", "a new worker")
 
 
 @pytest.mark.slow  # starts a worker process
 def test_stop_request_stops_the_running_run(fake_worker_env):
     store = RunStore()
-    run_id = runner.enqueue(FakeConfig("forever"), store)
+    run_id = runner.enqueue(fake_config("forever"), store)
     wait_for(lambda: store.last_batch(run_id), "the first batch")
     runner.stop(run_id, store)
     wait_for(lambda: store.get(run_id).status == "stopped", "the stop")
@@ -135,9 +126,9 @@ def test_stop_request_stops_the_running_run(fake_worker_env):
 def test_in_process_worker_skips_stopped_and_survives_a_crash(monkeypatch):
     monkeypatch.setattr(runner, "ensure_worker", lambda: 0)  # no background process here
     store = RunStore()
-    crash = runner.enqueue(FakeConfig("crash"), store)
-    skipped = runner.enqueue(FakeConfig("quick"), store)
-    good = runner.enqueue(FakeConfig("quick"), store)
+    crash = runner.enqueue(fake_config("crash"), store)
+    skipped = runner.enqueue(fake_config("quick"), store)
+    good = runner.enqueue(fake_config("quick"), store)
     runner.stop(skipped, store)
     assert runner.run_worker(idle_timeout=0, poll=0.01, store=store, train_fn=fake_train) == 0
     failed = store.get(crash)
@@ -197,7 +188,7 @@ def test_worker_state_progress_and_eta():
 @pytest.mark.slow  # starts a worker process
 def test_sigterm_stops_the_current_run_and_ends_the_worker(fake_worker_env):
     store = RunStore()
-    run_id = runner.enqueue(FakeConfig("forever"), store)
+    run_id = runner.enqueue(fake_config("forever"), store)
     wait_for(lambda: store.last_batch(run_id), "the first batch")
     os.kill(store.get(run_id).pid, signal.SIGTERM)
     wait_for(lambda: store.get(run_id).status == "stopped", "the stop")

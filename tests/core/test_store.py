@@ -11,6 +11,7 @@ import pytest
 from core import store as store_module
 from core.errors import RunError
 from core.paths import PROJECT_ROOT
+from core.run_summary import RunSummary
 from core.store import STATUSES, RunStore, process_alive
 
 
@@ -35,9 +36,13 @@ def test_create_and_get(app_home):
     run_id = _new(store)
     record = store.get(run_id)
     assert record.id == run_id and record.name == "first" and record.status == "queued"
-    assert record.config == {"epochs": 2, "image_size": 32}
+    assert (record.config.method, record.config.epochs, record.config.image_size) == (
+        "scratch",
+        2,
+        32,
+    )
     assert record.dataset_fingerprint == "abc123" and record.pretrained is False
-    assert record.is_active and record.started_at is None and record.summary == {}
+    assert record.is_active and record.started_at is None and record.summary == RunSummary()
     assert store.run_dir(run_id) == app_home / "runs" / str(run_id)
     assert store.run_dir(run_id).is_dir()
 
@@ -82,12 +87,30 @@ def test_lifecycle_metrics_and_summary():
     assert store.last_batch(run_id)["batch"] == 2 and store.last_batch(run_id)["epoch"] == 2
     store.update_summary(run_id, val_accuracy=0.8, best_epoch=2)
     summary = store.update_summary(run_id, val_n=10)
-    assert summary == {"val_accuracy": 0.8, "best_epoch": 2, "val_n": 10}
+    assert summary.to_dict() == {"val_accuracy": 0.8, "best_epoch": 2, "val_n": 10}
+    with pytest.raises(ValueError, match="Unknown run summary figure 'val_acc'"):
+        store.update_summary(run_id, val_acc=0.9)  # a typo is refused, nothing is written
+    assert store.get(run_id).summary == summary
     store.finish(run_id, "finished")
     record = store.get(run_id)
     assert record.status == "finished" and not record.is_active
     assert record.finished_at >= record.started_at and record.duration >= 0
     assert json.loads(json.dumps(record.to_dict()))["summary"]["val_n"] == 10
+
+
+def test_an_old_stores_unknown_settings_and_figures_are_ignored_on_read():
+    store = RunStore()
+    run_id = _new(store, config={"image_size": 64, "retired_setting": 1})
+    with store._conn() as conn:  # as an older version wrote it
+        conn.execute(
+            "UPDATE runs SET summary = ? WHERE id = ?",
+            (json.dumps({"val_accuracy": 0.7, "retired_figure": 3}), run_id),
+        )
+    record = store.get(run_id)
+    assert record.config.image_size == 64 and record.summary.val_accuracy == 0.7
+    store.update_summary(run_id, val_n=5)  # merging keeps what it does not know
+    stored = store._conn().execute("SELECT summary FROM runs WHERE id = ?", (run_id,)).fetchone()
+    assert json.loads(stored[0]) == {"val_accuracy": 0.7, "retired_figure": 3, "val_n": 5}
 
 
 def test_finish_rejects_unknown_or_active_status():
@@ -177,7 +200,7 @@ store = RunStore(sys.argv[1])
 run_id, n = int(sys.argv[2]), int(sys.argv[3])
 for i in range(n):
     store.log_batch(run_id, 1, i, n, {"loss": float(i)})
-    store.update_summary(run_id, **{f"k{os.getpid()}": i})
+    store.update_summary(run_id, **{sys.argv[4]: i})
 """
 
 
@@ -196,7 +219,8 @@ def test_concurrent_writers_from_processes(tmp_path):
     for p in procs:
         assert p.wait(timeout=60) == 0
     assert len(store.batches(run_id)) == 60
-    assert len(store.get(run_id).summary) == 2  # no lost update between the writers
+    summary = store.get(run_id).summary
+    assert (summary.train_n, summary.val_n) == (29, 29)  # no lost update between the writers
     assert store.runs_root == tmp_path / "db" / "runs"
 
 

@@ -8,7 +8,8 @@ from core.cli import main
 from core.errors import LabError
 from core.store import RunStore
 from core.top_runs import compatible_top_runs, top_run_problem
-from core.training import TOP_WEIGHTS, TrainConfig, start_run
+from core.train_config import TrainConfig
+from core.training import start_run
 
 CLASSES = ["circles", "squares", "triangles"]
 
@@ -30,7 +31,7 @@ def _top(store, classes=CLASSES, **changes):
     )  # fmt: skip
     store.update_summary(run_id, class_names=list(classes))
     store.finish(run_id, fields["status"])
-    (store.run_dir(run_id) / TOP_WEIGHTS).write_bytes(b"")
+    store.run_folder(run_id).top_weights.write_bytes(b"")
     return run_id
 
 

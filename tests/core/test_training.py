@@ -11,7 +11,8 @@ from core import features
 from core.errors import LabError
 from core.metrics import read_predictions_csv
 from core.store import RunStore
-from core.training import TrainConfig, create_run, start_run, train
+from core.train_config import TrainConfig
+from core.training import create_run, start_run, train
 
 SIZE = 32  # tiny images keep every run to a few seconds on 2 cores
 
@@ -58,7 +59,7 @@ def test_defaults_are_the_blogs():
     scratch = TrainConfig.defaults("scratch")
     assert (scratch.optimizer, scratch.learning_rate, scratch.batch_size) == ("rmsprop", 1e-3, 16)
     assert (scratch.image_size, scratch.epochs) == (150, 50)
-    assert scratch.augment["zoom"] == 0.2 and scratch.augment["horizontal_flip"]
+    assert scratch.augment.zoom == 0.2 and scratch.augment.horizontal_flip
     bottleneck = TrainConfig.defaults("bottleneck")
     assert (bottleneck.optimizer, bottleneck.epochs, bottleneck.backbone) == (
         "rmsprop",
@@ -92,10 +93,10 @@ def test_scratch_records_metrics_and_run_folder(store, demo_root):
     assert [b["epoch"] for b in last] == [1, 2]  # the last batch of each epoch is always logged
     assert all(b["images_per_second"] > 0 for b in batches)
     summary = record.summary
-    assert summary["val_n"] == 120 and summary["epochs_run"] == 2
-    assert summary["val_ci_low"] <= summary["val_accuracy"] <= summary["val_ci_high"]
-    assert summary["val_accuracy"] == pytest.approx(epochs[-1]["val_accuracy"], abs=1e-6)
-    assert summary["total_params"] == summary["trainable_params"] > 0
+    assert summary.val_n == 120 and summary.epochs_run == 2
+    assert summary.val_ci_low <= summary.val_accuracy <= summary.val_ci_high
+    assert summary.val_accuracy == pytest.approx(epochs[-1]["val_accuracy"], abs=1e-6)
+    assert summary.total_params == summary.trainable_params > 0
     folder = store.run_dir(run_id)
     for name in ("model.keras", "best.keras", "predictions.csv", "report.json", "config.json"):
         assert (folder / name).is_file(), name
@@ -147,8 +148,8 @@ def test_batch_records_are_throttled_but_keep_each_epochs_last(store):
 def test_bottleneck_second_run_hits_the_feature_cache(store, small_root, monkeypatch):
     config = _config("bottleneck", small_root, backbone="vgg16", pretrained=False)
     first = store.get(start_run(config, store))
-    assert first.status == "finished" and not first.summary["feature_cache_hit"]
-    assert first.summary["extract_seconds"] > 0 and not first.pretrained
+    assert first.status == "finished" and not first.summary.feature_cache_hit
+    assert first.summary.extract_seconds > 0 and not first.pretrained
 
     def no_extraction(*args, **kwargs):
         raise AssertionError("features were extracted again")
@@ -156,7 +157,7 @@ def test_bottleneck_second_run_hits_the_feature_cache(store, small_root, monkeyp
     monkeypatch.setattr(features, "extract", no_extraction)
     second = store.get(start_run(config, store))
     assert second.status == "finished"
-    assert second.summary["feature_cache_hit"] and second.summary["extract_seconds"] == 0
+    assert second.summary.feature_cache_hit and second.summary.extract_seconds == 0
     assert (store.run_dir(second.id) / "top.weights.h5").is_file()
 
 
@@ -164,10 +165,10 @@ def test_finetune_trains_its_top_first_and_records_stage1(store, small_root):
     config = _config("finetune", small_root, backbone="vgg16", pretrained=False, top_epochs=1)
     record = store.get(start_run(config, store))
     assert record.status == "finished"
-    stage1 = store.get(record.summary["stage1_run_id"])
+    stage1 = store.get(record.summary.stage1_run_id)
     assert stage1.method == "bottleneck" and stage1.status == "finished"
-    assert record.summary["top_run_id"] == stage1.id
-    assert 0 < record.summary["trainable_params"] < record.summary["total_params"]
+    assert record.summary.top_run_id == stage1.id
+    assert 0 < record.summary.trainable_params < record.summary.total_params
     assert len(store.epochs(record.id)) == 1
 
     wrong = _config(
@@ -192,7 +193,7 @@ def test_stop_request_takes_effect_within_one_batch(store, small_root):
     assert record.status == "stopped"
     assert len(calls) == 2  # polled after batches 1 and 2, then no more batches ran
     assert len(store.epochs(run_id)) == 1
-    assert record.summary["val_n"] == 16  # what was learned is kept and evaluated
+    assert record.summary.val_n == 16  # what was learned is kept and evaluated
     assert (store.run_dir(run_id) / "model.keras").is_file()
 
 
@@ -219,8 +220,8 @@ def test_best_checkpoint_is_restored(store, small_root):
     config = _config("scratch", small_root, epochs=3, checkpoint_best=True)
     record = store.get(start_run(config, store))
     summary = record.summary
-    assert summary["epochs_run"] == 3 and summary["best_weights_restored"]
-    assert summary["val_accuracy"] == pytest.approx(summary["best_val_accuracy"], abs=1e-6)
+    assert summary.epochs_run == 3 and summary.best_weights_restored
+    assert summary.val_accuracy == pytest.approx(summary.best_val_accuracy, abs=1e-6)
 
 
 def test_early_stopping_ends_when_validation_loss_stalls(store, small_root):
@@ -231,7 +232,7 @@ def test_early_stopping_ends_when_validation_loss_stalls(store, small_root):
     )
     record = store.get(start_run(config, store))
     assert record.status == "finished"
-    assert record.summary["epochs_run"] == 2 and len(store.epochs(record.id)) == 2
+    assert record.summary.epochs_run == 2 and len(store.epochs(record.id)) == 2
 
 
 def test_augmentation_in_the_model_is_saved_with_it(store, small_root):
@@ -273,7 +274,7 @@ def test_multiclass_on_a_few_flowers(store, shared, tmp_path):
                 shutil.copy(image, target / image.name)
     run_id = start_run(_config("scratch", str(tmp_path / "flowers")), store)
     summary = store.get(run_id).summary
-    assert summary["num_classes"] == 5 and summary["val_n"] == 10
+    assert summary.num_classes == 5 and summary.val_n == 10
     report = json.loads((store.run_dir(run_id) / "report.json").read_text())
     assert np.array(report["confusion"]).shape == (5, 5)
     rows = read_predictions_csv(store.run_dir(run_id) / "predictions.csv")
@@ -287,11 +288,11 @@ def test_imagenet_bottleneck_then_finetune_from_it(store, small_root, keras_home
     top = store.get(
         start_run(_config("bottleneck", small_root, backbone="mobilenet_v2_0.35"), store)
     )
-    assert top.status == "finished" and top.pretrained and top.summary["pretrained"]
+    assert top.status == "finished" and top.pretrained and top.summary.pretrained
     config = _config("finetune", small_root, backbone="mobilenet_v2_0.35", top_run=top.id)
     record = store.get(start_run(config, store))
-    assert record.status == "finished" and record.summary["top_run_id"] == top.id
-    assert "stage1_run_id" not in record.summary
+    assert record.status == "finished" and record.summary.top_run_id == top.id
+    assert record.summary.stage1_run_id is None
 
 
 class _PhaseLog(RunStore):
@@ -326,14 +327,14 @@ def test_scratch_run_reports_decode_prepare_train_and_evaluate_with_counts(small
     assert evaluate[0] == (0, 32) and evaluate[-1] == (32, 32)  # validation, then test
     assert store.phase(run_id).name == "evaluate"
     summary = store.get(run_id).summary
-    assert summary["decode_seconds"] > 0
+    assert summary.decode_seconds > 0
 
 
 def test_bottleneck_reports_extraction_per_batch_and_finetune_its_stage1(small_root):
     store = _PhaseLog()
     config = _config("finetune", small_root, backbone="vgg16", pretrained=False, top_epochs=2)
     run_id = start_run(config, store)
-    stage1 = store.get(run_id).summary["stage1_run_id"]
+    stage1 = store.get(run_id).summary.stage1_run_id
     extract = [(d, t) for n, d, t in _phases_of(store, stage1) if n == "extract"]
     # extraction in batches of 32: train 48 images -> 2, validation 16 -> 1
     assert extract[0] == (0, 3) and extract[-1] == (3, 3)

@@ -1,0 +1,147 @@
+"""What a training run depends on: `TrainConfig`, stored with every run as JSON.
+
+TensorFlow-free (like `core.augment_config`), so pages, the CLI and the run store can
+build, check and show configs without importing Keras.
+
+Example:
+
+    config = TrainConfig.defaults("scratch", data="demo", epochs=2, image_size=64)
+    config.validate()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from core.augment_config import PRESETS, AugmentConfig
+from core.errors import LabError
+
+METHODS = ("scratch", "bottleneck", "finetune")
+OPTIMIZERS = ("rmsprop", "sgd", "adam")
+HEADS = ("flatten", "gap")
+
+# The blog's settings of each method (`TrainConfig.defaults`).
+_BLOG = {
+    "scratch": dict(optimizer="rmsprop", learning_rate=1e-3, augment=PRESETS["blog: training"]),
+    "bottleneck": dict(optimizer="rmsprop", learning_rate=1e-3, augment=PRESETS["none"]),
+    "finetune": dict(
+        optimizer="sgd", learning_rate=1e-4, momentum=0.9, augment=PRESETS["blog: training"]
+    ),
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on; stored with the run as JSON.
+
+    Start from `TrainConfig.defaults(method)` (the blog's settings) and change fields.
+    """
+
+    method: str = "scratch"
+    data: str = "demo"
+    backbone: str = "vgg16"  # ignored by "scratch"
+    pretrained: bool = True
+    epochs: int = 50
+    batch_size: int = 16
+    image_size: int = 150
+    optimizer: str = "rmsprop"
+    learning_rate: float = 1e-3
+    momentum: float = 0.9  # SGD only
+    dropout: float = 0.5
+    l2: float = 0.0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    seed: int = 1337
+    top_run: int | None = None
+    top_epochs: int | None = None  # finetune stage 1 (None: the bottleneck default)
+    head: str = "flatten"
+    augment_copies: int = 0
+    # Where training augments, with the same layer stack either way: "pipeline" (a
+    # tf.data map that overlaps the model's compute: measured ~1.5x cheaper per epoch
+    # on 2 CPU cores, bench/scratch_epoch.py) or "model" (layers right after the Input,
+    # keras-io style). Without TensorFlow (e.g. the JAX backend) the model augments.
+    augment_on: str = "pipeline"
+    unfreeze_blocks: int = 1
+    train_batchnorm: bool = False
+    early_stopping_patience: int | None = None
+    checkpoint_best: bool = False
+    resize_mode: str = "stretch"
+    val_fraction: float = 0.2
+    deterministic: bool = True
+    name: str | None = None
+
+    def __post_init__(self):
+        # Stored JSON (and old runs' configs) hold the augmentation as a dict.
+        if isinstance(self.augment, dict):
+            try:
+                self.augment = AugmentConfig.from_dict(self.augment)
+            except ValueError as exc:
+                raise LabError(str(exc)) from None
+
+    @classmethod
+    def defaults(cls, method: str, **changes) -> TrainConfig:
+        """The blog's settings for `method`, with `changes` applied."""
+        if method not in METHODS:
+            raise LabError(f"Unknown method '{method}'; choose one of {', '.join(METHODS)}.")
+        return cls(method=method, **{**_BLOG[method], **changes})
+
+    def to_dict(self) -> dict:
+        """JSON-ready: the augmentation as a dict of its fields."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        """Builds a config; unknown keys are an error (a typo must not pass silently)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise LabError(f"Unknown training setting '{unknown[0]}'.")
+        return cls(**data)
+
+    @property
+    def uses_backbone(self) -> bool:
+        return self.method != "scratch"
+
+    def validate(self) -> TrainConfig:
+        """Checks every field; returns self.
+
+        Raises:
+            LabError: naming the first bad setting.
+        """
+        checks = [
+            (self.method in METHODS, f"method must be one of {', '.join(METHODS)}"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (self.head in HEADS, "head must be 'flatten' or 'gap'"),
+            (self.epochs >= 1, "epochs must be at least 1"),
+            (self.batch_size >= 1, "batch_size must be at least 1"),
+            (16 <= self.image_size <= 1024, "image_size must be between 16 and 1024"),
+            (self.learning_rate > 0, "learning_rate must be positive"),
+            (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
+            (self.l2 >= 0, "l2 must be 0 or positive"),
+            (self.augment_copies >= 0, "augment_copies must be 0 or more"),
+            (self.unfreeze_blocks >= 1, "unfreeze_blocks must be at least 1"),
+            (0 < self.val_fraction < 1, "val_fraction must be between 0 and 1"),
+            (0 <= self.seed < 2**32, f"seed must be between 0 and {2**32 - 1}"),
+            (self.augment_on in ("model", "pipeline"), "augment_on must be 'model' or 'pipeline'"),
+            (
+                self.early_stopping_patience is None or self.early_stopping_patience >= 1,
+                "early_stopping_patience must be at least 1",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise LabError(f"Invalid training setting: {message}.")
+        if self.uses_backbone:
+            from core.backbones import get_backbone
+
+            get_backbone(self.backbone)
+        try:
+            self.augment.validate()
+        except ValueError as exc:
+            raise LabError(str(exc)) from None
+        if self.augment_copies and self.augment.is_identity():
+            raise LabError(
+                "Invalid training setting: augmented copies (augment_copies="
+                f"{self.augment_copies}) need augmentation settings; choose a preset."
+            )
+        return self
