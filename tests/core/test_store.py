@@ -210,8 +210,10 @@ def test_concurrent_writers_from_processes(tmp_path):
     run_id = _new(store)
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(run_id), "30"], env=env)
-        for _ in range(2)
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path), str(run_id), "30", figure], env=env
+        )  # fmt: skip
+        for figure in ("train_n", "val_n")
     ]
     while any(p.poll() is None for p in procs):
         store.list_runs()  # reading while they write
