@@ -193,14 +193,5 @@ def _features_cached(config, dataset) -> bool:
         return False
     from core import features
 
-    key = features.feature_key(
-        dataset.fingerprint(),
-        config.backbone,
-        config.pretrained,
-        config.image_size,
-        config.resize_mode,
-        config.augment_copies,
-        config.augment.to_dict(),
-        config.seed,
-    )
+    key = features.run_feature_key(config, dataset.fingerprint())
     return features.cache_path(key).is_file()

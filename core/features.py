@@ -83,6 +83,14 @@ def feature_key(
     return f"{backbone}-{image_size}-{digest}"
 
 
+def run_feature_key(config, fingerprint: str) -> str:
+    """The cache key of a run's features: its `TrainConfig` on a dataset's fingerprint."""
+    return feature_key(
+        fingerprint, config.backbone, config.pretrained, config.image_size, config.resize_mode,
+        config.augment_copies, config.augment.to_dict(), config.seed,
+    )  # fmt: skip
+
+
 def cache_path(key: str) -> Path:
     """Where the features of `key` are cached."""
     folder = app_subdir("cache") / "features"

@@ -167,16 +167,7 @@ def _bottleneck(run: _Run) -> str:
         base = backbones.build_base(config.backbone, config.image_size, config.pretrained)
         return base
 
-    key = features.feature_key(
-        run.dataset.fingerprint(),
-        config.backbone,
-        config.pretrained,
-        config.image_size,
-        config.resize_mode,
-        config.augment_copies,
-        config.augment.to_dict(),
-        config.seed,
-    )
+    key = features.run_feature_key(config, run.dataset.fingerprint())
     feats = features.load_or_extract(
         run.splits,
         run.class_names,

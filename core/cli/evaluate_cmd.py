@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from core.cli.predict_cmd import add_tta_option
 from core.cli.runs_cmd import guarded
 
 
@@ -23,13 +24,7 @@ def register(subparsers):
         choices=("train", "validation", "test", "all"),
         help="which split to evaluate (default: test, else validation; all for a plain folder)",
     )
-    parser.add_argument(
-        "--tta",
-        choices=("none", "flip", "crops"),
-        default="none",
-        help="test-time augmentation: average over the mirror image (flip), and also four "
-        "corner crops (crops)",
-    )
+    add_tta_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(func=evaluate)
 

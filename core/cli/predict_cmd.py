@@ -17,6 +17,13 @@ def register(subparsers):
     )
     parser.add_argument("--run", type=int, required=True, dest="run_id", metavar="ID")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
+    add_tta_option(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.set_defaults(func=predict)
+
+
+def add_tta_option(parser) -> None:
+    """`--tta none|flip|crops`, shared by `predict` and `evaluate`."""
     parser.add_argument(
         "--tta",
         choices=("none", "flip", "crops"),
@@ -24,8 +31,6 @@ def register(subparsers):
         help="test-time augmentation: average over the mirror image (flip), and also four "
         "corner crops (crops)",
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    parser.set_defaults(func=predict)
 
 
 @guarded
