@@ -1,28 +1,31 @@
 """Tables and long-form frames for the pages, from store records."""
 
 import pandas as pd
+import pytest
 
 from core import runs_view
 from core.predict import Prediction
 from core.store import RunStore
 
 
-def _run(store, status=None, dataset="demo", **summary):
-    run_id = store.create_run(
-        name="r", method="bottleneck", backbone="vgg16", config={"image_size": 64},
-        dataset=dataset, fingerprint="", epochs_planned=3, pretrained=True,
-    )  # fmt: skip
-    if summary:
-        store.update_summary(run_id, **summary)
-    if status:
-        store.finish(run_id, status)
-    return store.get(run_id)
+@pytest.fixture
+def run(make_run):
+    """A bottleneck run (vgg16, 64 px) with these summary figures; queued unless a status
+    is given."""
+
+    def make(status="queued", dataset="demo", **summary):
+        return make_run(
+            "bottleneck", status=status, summary=summary, name="r", data=dataset,
+            backbone="vgg16", image_size=64, epochs=3,
+        )  # fmt: skip
+
+    return make
 
 
-def test_runs_table_rows_and_missing_figures():
+def test_runs_table_rows_and_missing_figures(run):
     store = RunStore()
-    done = _run(store, val_accuracy=0.9, val_ci_low=0.85, val_ci_high=0.93, val_n=200)
-    queued = _run(store)
+    done = run(val_accuracy=0.9, val_ci_low=0.85, val_ci_high=0.93, val_n=200)
+    queued = run()
     table = runs_view.runs_table([queued, done])
     assert list(table["id"]) == [queued.id, done.id]
     row = table.iloc[1]
@@ -52,19 +55,19 @@ def test_confusion_and_prediction_frames():
     assert frame["probability"].tolist() == [0.25, 0.75] and set(frame["image"]) == {0}
 
 
-def test_progress_from_the_last_batch():
-    record = _run(RunStore())
+def test_progress_from_the_last_batch(run):
+    record = run()
     assert runs_view.progress(record, None) is None
     prog = runs_view.progress(record, {"epoch": 2, "batch": 5, "batches_per_epoch": 10})
     assert (prog.epoch, prog.epochs, prog.batch, prog.batches) == (2, 3, 5, 10)
     assert prog.fraction == (1 + 0.5) / 3
 
 
-def test_table_names_the_dataset_and_shows_status_early():
+def test_table_names_the_dataset_and_shows_status_early(run):
     store = RunStore()
-    demo = _run(store, val_accuracy=0.9)
-    cats = _run(store, dataset="/data/cats_vs_dogs/", class_names=["cats", "dogs"])
-    split = _run(store, dataset="/data/flowers5/train")
+    demo = run(val_accuracy=0.9)
+    cats = run(dataset="/data/cats_vs_dogs/", class_names=["cats", "dogs"])
+    split = run(dataset="/data/flowers5/train")
     table = runs_view.runs_table([demo, cats, split])
     assert table["dataset"].tolist() == ["demo (synthetic)", "cats_vs_dogs", "flowers5"]
     assert table["classes"].tolist()[1] == "cats, dogs"
@@ -73,11 +76,11 @@ def test_table_names_the_dataset_and_shows_status_early():
     assert shown.index("status") < 4  # never the column cut off at the right
 
 
-def test_labels_mark_runs_that_did_not_finish():
+def test_labels_mark_runs_that_did_not_finish(run):
     store = RunStore()
-    done = _run(store, "finished", val_accuracy=0.912)
-    stopped = _run(store, "stopped", val_accuracy=0.5)
-    queued = _run(store)
+    done = run("finished", val_accuracy=0.912)
+    stopped = run("stopped", val_accuracy=0.5)
+    queued = run()
     assert runs_view.run_label(done) == f"#{done.id} · bottleneck · r · 0.912"
     assert runs_view.run_label(stopped) == f"#{stopped.id} · bottleneck · r · stopped at 0.500"
     assert runs_view.run_label(queued) == f"#{queued.id} · bottleneck · r · queued"
@@ -85,15 +88,15 @@ def test_labels_mark_runs_that_did_not_finish():
     assert runs_view.run_label(store.get(done.id)) == f"#{done.id} · bottleneck · 0.912"
 
 
-def test_best_finished_run_skips_stopped_failed_and_degenerate_runs():
+def test_best_finished_run_skips_stopped_failed_and_degenerate_runs(run):
     store = RunStore()
     shapes = ["circles", "triangles"]
-    good = _run(store, "finished", val_accuracy=0.8, class_names=shapes)
-    _run(store, "stopped", val_accuracy=0.95, class_names=shapes)  # better, but stopped
-    _run(store, "interrupted", val_accuracy=0.99, class_names=shapes)
-    _run(store, "failed")
-    _run(store, "finished", val_accuracy=0.5, class_names=shapes)  # chance: degenerate
-    pets = _run(store, "finished", val_accuracy=0.7, class_names=["cats", "dogs"])
+    good = run("finished", val_accuracy=0.8, class_names=shapes)
+    run("stopped", val_accuracy=0.95, class_names=shapes)  # better, but stopped
+    run("interrupted", val_accuracy=0.99, class_names=shapes)
+    run("failed")
+    run("finished", val_accuracy=0.5, class_names=shapes)  # chance: degenerate
+    pets = run("finished", val_accuracy=0.7, class_names=["cats", "dogs"])
     records = store.list_runs()
     assert runs_view.best_finished_run(records).id == good.id
     # The active dataset's classes come first, even at a lower accuracy.
@@ -104,9 +107,9 @@ def test_best_finished_run_skips_stopped_failed_and_degenerate_runs():
     assert runs_view.best_finished_run(unfinished) is None
 
 
-def test_class_warning_and_headline():
+def test_class_warning_and_headline(run):
     store = RunStore()
-    demo = _run(store, "finished", class_names=["circles", "triangles"])
+    demo = run("finished", class_names=["circles", "triangles"])
     warning = runs_view.class_warning(demo, ["cats", "dogs"], "cats_vs_dogs")
     assert (
         "synthetic data" in warning
@@ -114,7 +117,7 @@ def test_class_warning_and_headline():
         and "cats_vs_dogs" in warning
     )
     assert runs_view.class_warning(demo, ["circles", "triangles"]) is None
-    real = _run(store, "finished", dataset="/d/pets", class_names=["a", "b"])
+    real = run("finished", dataset="/d/pets", class_names=["a", "b"])
     assert "synthetic" not in runs_view.class_warning(real, ["cats", "dogs"])
     assert runs_view.headline(Prediction("x", ["cat", "dog"], [0.004, 0.996], "dog", 0.996)) == (
         "dog — 100%"
