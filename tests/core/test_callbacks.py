@@ -23,16 +23,9 @@ def _data(n: int = 40, seed: int = 0):
     return x, (x[:, 0] > 0).astype("float32")
 
 
-def _run(store: RunStore) -> int:
-    return store.create_run(
-        name="callbacks", method="scratch", backbone=None, config={}, dataset="demo",
-        fingerprint="", epochs_planned=3, pretrained=False,
-    )  # fmt: skip
-
-
-def test_store_progress_records_every_epoch_and_each_epochs_first_and_last_batch():
+def test_store_progress_records_every_epoch_and_each_epochs_first_and_last_batch(make_run):
     store = RunStore()
-    run_id = _run(store)
+    run_id = make_run(status="queued", name="callbacks", epochs=3).id
     x, y = _data()
     # A huge interval: only the always-kept first and last batches of each epoch are written.
     progress = cb.StoreProgress(store, run_id, batch_size=8, num_samples=40, min_interval=1e9)

@@ -14,19 +14,22 @@ from core.store import RunStore
 from core.train_config import TrainConfig
 
 
-def _past(store, method="scratch", size=32, status="finished", backbone=None, **summary):
-    run_id = store.create_run(
-        name="past", method=method, backbone=backbone, config={"image_size": size},
-        dataset="demo", fingerprint="", epochs_planned=3, pretrained=False,
-    )  # fmt: skip
-    store.update_summary(run_id, **summary)
-    store.finish(run_id, status)
-    return run_id
+@pytest.fixture
+def past(make_run):
+    """A past run on the demo with these summary figures (its id)."""
+
+    def make(method="scratch", size=32, status="finished", backbone="vgg16", store=None, **summary):
+        return make_run(
+            method, status=status, summary=summary, store=store, name="past", image_size=size,
+            backbone=backbone, epochs=3, pretrained=False,
+        ).id  # fmt: skip
+
+    return make
 
 
-def test_from_history_scales_by_pixels_and_matches_method_and_dataset():
+def test_from_history_scales_by_pixels_and_matches_method_and_dataset(past):
     store = RunStore()
-    run_id = _past(store, seconds_per_epoch=2.0)
+    run_id = past(seconds_per_epoch=2.0)
     records = store.list_runs()
     guess = estimate.from_history(records, "scratch", None, "demo", 64)
     assert guess.seconds_per_epoch == 8.0 and f"#{run_id}" in guess.basis
@@ -34,14 +37,14 @@ def test_from_history_scales_by_pixels_and_matches_method_and_dataset():
     assert estimate.from_history(records, "bottleneck", "vgg16", "demo", 64) is None
 
 
-def test_from_history_prefers_a_steady_epoch_and_gives_the_once_costs():
+def test_from_history_prefers_a_steady_epoch_and_gives_the_once_costs(past):
     store = RunStore()
-    steady = _past(
-        store, "bottleneck", 150, backbone="vgg16", seconds_per_epoch=9.0,
+    steady = past(
+        "bottleneck", 150, backbone="vgg16", seconds_per_epoch=9.0,
         steady_seconds_per_epoch=4.0, warmup_seconds=3.0, decode_seconds=20.0,
         extract_seconds=10.0, feature_cache_hit=False,
     )  # fmt: skip
-    _past(store, "bottleneck", 150, backbone="vgg16", seconds_per_epoch=12.0)  # 1 epoch: newer
+    past("bottleneck", 150, backbone="vgg16", seconds_per_epoch=12.0)  # 1 epoch: newer
     guess = estimate.from_history(store.list_runs(), "bottleneck", "vgg16", "demo", 300)
     assert f"#{steady}" in guess.basis
     assert guess.seconds_per_epoch == 16.0  # 4 s at 150 px, 4x the pixels
@@ -50,8 +53,8 @@ def test_from_history_prefers_a_steady_epoch_and_gives_the_once_costs():
     assert "feature extraction 40 s" in guess.basis
 
     store2 = RunStore(store.path.parent / "other.sqlite")
-    _past(store2, "bottleneck", 150, backbone="vgg16", steady_seconds_per_epoch=4.0,
-          extract_seconds=0.0, feature_cache_hit=True)  # fmt: skip
+    past("bottleneck", 150, backbone="vgg16", store=store2, steady_seconds_per_epoch=4.0,
+         extract_seconds=0.0, feature_cache_hit=True)  # fmt: skip
     hit = estimate.from_history(store2.list_runs(), "bottleneck", "vgg16", "demo", 150)
     assert "extract" not in hit.once_parts and hit.once_seconds == 0.0
 

@@ -88,13 +88,10 @@ def test_typical_epoch_leaves_out_the_first_and_averages_the_rest():
     assert durations == [12.0, 17.5]
 
 
-def test_run_progress_reads_the_store():
+def test_run_progress_reads_the_store(make_run):
     store = RunStore()
-    run_id = store.create_run(
-        name="r", method="scratch", backbone=None, config={}, dataset="demo",
-        fingerprint="", epochs_planned=4, pretrained=False,
-    )  # fmt: skip
-    record = store.get(run_id)
+    record = make_run(status="queued", name="r", epochs=4)
+    run_id = record.id
     assert P.run_progress(record, store) == (None, None)
     store.log_epoch(run_id, 1, {"loss": 1.0, "seconds": 30.0})
     store.log_epoch(run_id, 2, {"loss": 1.0, "seconds": 12.0})

@@ -158,19 +158,9 @@ def test_a_second_worker_exits_while_one_holds_the_lock(app_home):
     assert runner._worker_pid() is None
 
 
-def test_worker_state_progress_and_eta():
+def test_worker_state_progress_and_eta(make_run):
     store = RunStore()
-    run_id = store.create_run(
-        name="r",
-        method="scratch",
-        backbone=None,
-        config={},
-        dataset="demo",
-        fingerprint="",
-        epochs_planned=4,
-        pretrained=False,
-    )
-    store.mark_running(run_id, os.getpid())
+    run_id = make_run(status="running", name="r", epochs=4).id  # in this process: alive
     state = runner.worker_state(store)
     assert state.running.id == run_id and state.epoch is None and state.eta_seconds is None
     store.log_epoch(run_id, 1, {"loss": 1.0, "seconds": 20.0})

@@ -23,7 +23,6 @@ def run(make_run):
 
 
 def test_runs_table_rows_and_missing_figures(run):
-    store = RunStore()
     done = run(val_accuracy=0.9, val_ci_low=0.85, val_ci_high=0.93, val_n=200)
     queued = run()
     table = runs_view.runs_table([queued, done])
@@ -64,7 +63,6 @@ def test_progress_from_the_last_batch(run):
 
 
 def test_table_names_the_dataset_and_shows_status_early(run):
-    store = RunStore()
     demo = run(val_accuracy=0.9)
     cats = run(dataset="/data/cats_vs_dogs/", class_names=["cats", "dogs"])
     split = run(dataset="/data/flowers5/train")
@@ -108,7 +106,6 @@ def test_best_finished_run_skips_stopped_failed_and_degenerate_runs(run):
 
 
 def test_class_warning_and_headline(run):
-    store = RunStore()
     demo = run("finished", class_names=["circles", "triangles"])
     warning = runs_view.class_warning(demo, ["cats", "dogs"], "cats_vs_dogs")
     assert (

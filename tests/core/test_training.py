@@ -120,19 +120,10 @@ def _event_tags(folder) -> set:
     return tags
 
 
-def test_batch_records_are_throttled_but_keep_each_epochs_last(store):
+def test_batch_records_are_throttled_but_keep_each_epochs_last(store, make_run):
     from core.callbacks import StoreProgress
 
-    run_id = store.create_run(
-        name="",
-        method="scratch",
-        backbone=None,
-        config={},
-        dataset="x",
-        fingerprint="",
-        epochs_planned=2,
-        pretrained=False,
-    )
+    run_id = make_run(status="queued", data="x", epochs=2, store=store).id
     progress = StoreProgress(store, run_id, batch_size=4, num_samples=38, min_interval=3600)
     progress.set_params({"steps": 10, "epochs": 2})
     progress.on_train_begin()
