@@ -8,7 +8,6 @@ import pytest
 from core import calibration as cal
 from core.cli import main
 from core.errors import RunError
-from core.metrics import write_predictions_csv
 from core.store import RunStore
 
 
@@ -45,7 +44,7 @@ def test_overconfidence_shows_as_error_and_temperature_fixes_it():
     assert cal.reliability(scaled, labels).ece < 0.05
 
 
-def test_temperature_of_a_calibrated_model_stays_near_one():
+def test_temperature_of_a_calibrated_model_stays_near_one(make_run):
     rng = np.random.default_rng(1)
     top = rng.uniform(0.55, 0.95, 4000)
     right = rng.random(4000) < top  # right as often as claimed
@@ -54,22 +53,18 @@ def test_temperature_of_a_calibrated_model_stays_near_one():
     assert cal.fit_temperature(probs, labels) == pytest.approx(1.0, abs=0.15)
 
 
-def _run(store: RunStore, probs, labels) -> int:
-    run_id = store.create_run(
-        name="calibrate", method="scratch", backbone=None, config={}, dataset="demo",
-        fingerprint="", epochs_planned=1, pretrained=False,
-    )  # fmt: skip
+def _run(make_run, probs, labels) -> int:
     paths = [f"/v/{i}.png" for i in range(len(labels))]
-    write_predictions_csv(store.run_dir(run_id) / "predictions.csv", paths, labels, probs,
-                          ["cats", "dogs"])  # fmt: skip
-    store.finish(run_id, "finished")
-    return run_id
+    predictions = (paths, labels, probs)
+    return make_run(
+        name="calibrate", epochs=1, classes=["cats", "dogs"], predictions=predictions
+    ).id
 
 
-def test_calibrate_command_records_the_temperature(capsys):
+def test_calibrate_command_records_the_temperature(capsys, make_run):
     store = RunStore()
     probs, labels = _overconfident(400)
-    run_id = _run(store, probs, labels)
+    run_id = _run(make_run, probs, labels)
     assert cal.load_temperature(store.run_dir(run_id)) is None
     assert main(["calibrate", "--run", str(run_id), "--json"]) == 0
     fit = json.loads(capsys.readouterr().out)
@@ -78,12 +73,9 @@ def test_calibrate_command_records_the_temperature(capsys):
     assert cal.run_calibration(run_id, store).ece == pytest.approx(fit["ece_before"], abs=1e-5)
 
 
-def test_calibrating_a_run_without_predictions_is_one_sentence(capsys):
+def test_calibrating_a_run_without_predictions_is_one_sentence(capsys, make_run):
     store = RunStore()
-    run_id = store.create_run(
-        name="queued", method="scratch", backbone=None, config={}, dataset="demo",
-        fingerprint="", epochs_planned=1, pretrained=False,
-    )  # fmt: skip
+    run_id = make_run(status="queued", name="queued", epochs=1).id
     with pytest.raises(RunError, match="has no validation predictions"):
         cal.calibrate_run(run_id, store)
     assert main(["calibrate", "--run", str(run_id)]) == 1

@@ -123,22 +123,11 @@ def test_overlay_blends_and_resizes():
         explain.overlay_heatmap(image[..., 0], heat)
 
 
-def test_explain_image_for_a_stored_run():
+def test_explain_image_for_a_stored_run(make_run):
     store = RunStore()
     keras.utils.set_random_seed(5)
-    run_id = store.create_run(
-        name="tiny",
-        method="scratch",
-        backbone=None,
-        config={"image_size": 32},
-        dataset="demo",
-        fingerprint="",
-        epochs_planned=1,
-        pretrained=False,
-    )
-    make_scratch_cnn(image_size=32, num_classes=3).save(store.run_dir(run_id) / "model.keras")
-    store.update_summary(run_id, class_names=["a", "b", "c"])
-    store.finish(run_id, "finished")
+    classes = ["a", "b", "c"]
+    run_id = make_run(name="tiny", image_size=32, epochs=1, classes=classes, model=True).id
     buffer = io.BytesIO()
     Image.fromarray(_image(50)[0].astype(np.uint8)).save(buffer, format="JPEG")
     result = explain.explain_image(run_id, buffer.getvalue(), class_index=1, store=store)
@@ -147,22 +136,13 @@ def test_explain_image_for_a_stored_run():
     assert result.layer_name == "conv3" and result.heatmap.shape == (4, 4)
 
 
-def test_explain_a_saved_and_reloaded_nested_model(nested):
+def test_explain_a_saved_and_reloaded_nested_model(nested, make_run):
     model, _ = nested
     store = RunStore()
-    run_id = store.create_run(
-        name="mnv2",
-        method="bottleneck",
-        backbone="mobilenet_v2_0.35",
-        config={"image_size": 64},
-        dataset="demo",
-        fingerprint="",
-        epochs_planned=1,
-        pretrained=False,
-    )
-    model.save(store.run_dir(run_id) / "model.keras")
-    store.update_summary(run_id, class_names=["a", "b", "c"])
-    store.finish(run_id, "finished")
+    run_id = make_run(
+        "bottleneck", name="mnv2", backbone="mobilenet_v2_0.35", image_size=64,
+        pretrained=False, epochs=1, classes=["a", "b", "c"], model=model,
+    ).id  # fmt: skip
     result = explain.explain_image(
         run_id, Image.fromarray(_image(80)[0].astype(np.uint8)), store=store
     )

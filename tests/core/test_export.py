@@ -12,22 +12,11 @@ from core.store import RunStore
 
 
 @pytest.fixture
-def run(app_home):
+def run(make_run):
     store = RunStore()
     keras.utils.set_random_seed(7)
     model = make_scratch_cnn(image_size=32, num_classes=3)
-    run_id = store.create_run(
-        name="tiny",
-        method="scratch",
-        backbone=None,
-        config={"image_size": 32},
-        dataset="demo",
-        fingerprint="",
-        epochs_planned=1,
-        pretrained=False,
-    )
-    model.save(store.run_dir(run_id) / "model.keras")
-    store.finish(run_id, "finished")
+    run_id = make_run(name="tiny", image_size=32, epochs=1, model=model, store=store).id
     images = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
     return store, run_id, images, np.asarray(model(images, training=False))
 

@@ -17,25 +17,15 @@ from core.store import RunStore
 SIZE = 32
 
 
-def finished_run(store, class_names=("cats", "dogs"), resize_mode="stretch", status="finished"):
+def finished_run(make_run, class_names=("cats", "dogs"), resize_mode="stretch", status="finished"):
     """A run record with a tiny untrained scratch CNN saved as its model.keras."""
     keras.utils.set_random_seed(1)
     model = make_scratch_cnn(image_size=SIZE, num_classes=len(class_names))
-    run_id = store.create_run(
-        name="tiny",
-        method="scratch",
-        backbone=None,
-        config={"image_size": SIZE, "resize_mode": resize_mode},
-        dataset="demo",
-        fingerprint="f",
-        epochs_planned=1,
-        pretrained=False,
-    )
-    model.save(store.run_dir(run_id) / "model.keras")
-    store.update_summary(run_id, class_names=list(class_names))
-    store.mark_running(run_id, 1)
-    store.finish(run_id, status)
-    return run_id, model
+    run = make_run(
+        status=status, classes=class_names, model=model, name="tiny", image_size=SIZE,
+        resize_mode=resize_mode, epochs=1,
+    )  # fmt: skip
+    return run.id, model
 
 
 def png_bytes(seed=0, size=(40, 30)):
@@ -45,9 +35,9 @@ def png_bytes(seed=0, size=(40, 30)):
     return buffer.getvalue()
 
 
-def test_predicts_paths_bytes_uploads_and_pil_like_the_model(tmp_path):
+def test_predicts_paths_bytes_uploads_and_pil_like_the_model(tmp_path, make_run):
     store = RunStore()
-    run_id, model = finished_run(store)
+    run_id, model = finished_run(make_run)
     path = tmp_path / "a.png"
     path.write_bytes(png_bytes(0))
     upload = io.BytesIO(png_bytes(1))
@@ -68,17 +58,17 @@ def test_predicts_paths_bytes_uploads_and_pil_like_the_model(tmp_path):
     assert results[0].to_dict()["error"] is None
 
 
-def test_multiclass_probabilities_and_crop_mode(tmp_path):
+def test_multiclass_probabilities_and_crop_mode(tmp_path, make_run):
     store = RunStore()
-    run_id, _ = finished_run(store, class_names=("a", "b", "c"), resize_mode="crop")
+    run_id, _ = finished_run(make_run, class_names=("a", "b", "c"), resize_mode="crop")
     (result,) = predict.predict_images(run_id, [png_bytes(5, size=(20, 60))], store)
     assert len(result.probabilities) == 3 and result.predicted in "abc"
     assert predict.run_input(store.get(run_id)) == (SIZE, "crop")
 
 
-def test_a_bad_file_gets_a_message_and_the_others_still_run(tmp_path):
+def test_a_bad_file_gets_a_message_and_the_others_still_run(tmp_path, make_run):
     store = RunStore()
-    run_id, _ = finished_run(store)
+    run_id, _ = finished_run(make_run)
     bad = tmp_path / "notes.txt"
     bad.write_text("not an image")
     good = tmp_path / "good.png"
@@ -90,31 +80,22 @@ def test_a_bad_file_gets_a_message_and_the_others_still_run(tmp_path):
     assert results[1].probabilities
 
 
-def test_runs_without_a_usable_model_are_clear_errors():
+def test_runs_without_a_usable_model_are_clear_errors(make_run):
     store = RunStore()
     with pytest.raises(RunError, match="Run 99 does not exist"):
         predict.load_run_model(99, store)
-    running = store.create_run(
-        name="busy",
-        method="scratch",
-        backbone=None,
-        config={"image_size": SIZE},
-        dataset="demo",
-        fingerprint="",
-        epochs_planned=1,
-        pretrained=False,
-    )
+    running = make_run(status="queued", name="busy", image_size=SIZE, epochs=1).id
     with pytest.raises(RunError, match="is queued, not finished"):
         predict.predict_images(running, [png_bytes()], store)
-    run_id, _ = finished_run(store)
+    run_id, _ = finished_run(make_run)
     (store.run_dir(run_id) / "model.keras").unlink()
     with pytest.raises(RunError, match="lost its model file"):
         predict.load_run_model(run_id, store)
 
 
-def test_model_cache_reloads_when_the_file_changes():
+def test_model_cache_reloads_when_the_file_changes(make_run):
     store = RunStore()
-    run_id, _ = finished_run(store)
+    run_id, _ = finished_run(make_run)
     first = predict.load_run_model(run_id, store)
     assert predict.load_run_model(run_id, store) is first
     path = store.run_dir(run_id) / "model.keras"
@@ -124,9 +105,9 @@ def test_model_cache_reloads_when_the_file_changes():
     predict.clear_model_cache()
 
 
-def test_class_names_fall_back_to_report_and_csv(tmp_path):
+def test_class_names_fall_back_to_report_and_csv(tmp_path, make_run):
     store = RunStore()
-    run_id, _ = finished_run(store)
+    run_id, _ = finished_run(make_run)
     record = store.get(run_id)
     record.summary.class_names = None
     with pytest.raises(RunError, match="class names"):

@@ -8,9 +8,7 @@ from scipy.stats import binomtest
 
 from core.cli import main
 from core.errors import RunError
-from core.metrics import write_predictions_csv
 from core.significance import compare_correctness, mcnemar_exact
-from core.store import RunStore
 
 
 @pytest.mark.parametrize("a_only,b_only", [(0, 5), (1, 10), (7, 7), (12, 30), (40, 3), (0, 1)])
@@ -43,30 +41,23 @@ def test_comparison_counts_and_sentences():
     assert compare_correctness(1, 2, a, a).sentence().startswith("Neither run is better")
 
 
-def test_different_images_are_refused_in_one_sentence():
+def test_different_images_are_refused_in_one_sentence(make_run):
     with pytest.raises(RunError, match="scored on different images"):
         compare_correctness(1, 2, {"x": True}, {"y": True})
 
 
-def _run_with_predictions(store, right: list[bool]) -> int:
-    run_id = store.create_run(
-        name="paired", method="scratch", backbone=None, config={}, dataset="demo",
-        fingerprint="", epochs_planned=1, pretrained=False,
-    )  # fmt: skip
+def _run_with_predictions(make_run, right: list[bool]) -> int:
     labels = np.array([i % 2 for i in range(len(right))])
     predicted = np.where(right, labels, 1 - labels)
     probs = np.eye(2)[predicted] * 0.8 + 0.1
     paths = [f"/data/validation/{i}.png" for i in range(len(right))]
-    write_predictions_csv(store.run_dir(run_id) / "predictions.csv", paths, labels, probs,
-                          ["cats", "dogs"])  # fmt: skip
-    store.finish(run_id, "finished")
-    return run_id
+    predictions = (paths, labels, probs)
+    return make_run(name="paired", epochs=1, classes=["cats", "dogs"], predictions=predictions).id
 
 
-def test_cli_compare_on_stored_predictions(capsys):
-    store = RunStore()
-    a = _run_with_predictions(store, [True] * 30 + [False] * 20)
-    b = _run_with_predictions(store, [True] * 48 + [False] * 2)
+def test_cli_compare_on_stored_predictions(capsys, make_run):
+    a = _run_with_predictions(make_run, [True] * 30 + [False] * 20)
+    b = _run_with_predictions(make_run, [True] * 48 + [False] * 2)
     assert main(["compare", str(a), str(b), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert (result["a_only"], result["b_only"], result["n"]) == (0, 18, 50)
@@ -77,13 +68,9 @@ def test_cli_compare_on_stored_predictions(capsys):
     assert f"right only under #{b}: 18" in out and "McNemar exact p" in out
 
 
-def test_cli_compare_without_predictions_is_one_line(capsys):
-    store = RunStore()
-    a = _run_with_predictions(store, [True, False])
-    queued = store.create_run(
-        name="later", method="scratch", backbone=None, config={}, dataset="demo",
-        fingerprint="", epochs_planned=1, pretrained=False,
-    )  # fmt: skip
+def test_cli_compare_without_predictions_is_one_line(capsys, make_run):
+    a = _run_with_predictions(make_run, [True, False])
+    queued = make_run(status="queued", name="later", epochs=1).id
     assert main(["compare", str(a), str(queued)]) == 1
     err = capsys.readouterr().err
     assert f"Run #{queued} has no validation predictions (queued)" in err

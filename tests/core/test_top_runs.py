@@ -20,19 +20,15 @@ def _config(**changes):
     )
 
 
-def _top(store, classes=CLASSES, **changes):
+def _top(make_run, classes=CLASSES, backbone="mobilenet_v2_1.0", size=64, pretrained=False,
+         status="finished"):  # fmt: skip
     """A finished bottleneck run record (no training: only what the rule looks at)."""
-    fields = dict(backbone="mobilenet_v2_1.0", size=64, pretrained=False, status="finished")
-    fields.update(changes)
-    run_id = store.create_run(
-        name="", method="bottleneck", backbone=fields["backbone"],
-        config={"image_size": fields["size"]}, dataset="demo", fingerprint="",
-        epochs_planned=1, pretrained=fields["pretrained"],
+    run = make_run(
+        "bottleneck", status=status, classes=classes, backbone=backbone, image_size=size,
+        pretrained=pretrained, epochs=1,
     )  # fmt: skip
-    store.update_summary(run_id, class_names=list(classes))
-    store.finish(run_id, fields["status"])
-    store.run_folder(run_id).top_weights.write_bytes(b"")
-    return run_id
+    RunStore().run_folder(run.id).top_weights.write_bytes(b"")
+    return run.id
 
 
 @pytest.mark.parametrize(
@@ -46,30 +42,30 @@ def _top(store, classes=CLASSES, **changes):
         ({"status": "stopped"}, "is stopped, not finished"),
     ],
 )
-def test_each_part_of_the_rule(changes, problem):
+def test_each_part_of_the_rule(changes, problem, make_run):
     store = RunStore()
     classes = changes.pop("classes", CLASSES)
-    record = store.get(_top(store, classes, **changes))
+    record = store.get(_top(make_run, classes, **changes))
     assert top_run_problem(record, _config(), CLASSES) == problem
 
 
-def test_compatible_runs_are_listed_newest_first():
+def test_compatible_runs_are_listed_newest_first(make_run):
     store = RunStore()
-    older, _, newer = _top(store), _top(store, size=32), _top(store)
+    older, _, newer = _top(make_run), _top(make_run, size=32), _top(make_run)
     runs = compatible_top_runs(store.list_runs(), _config(), CLASSES)
     assert [r.id for r in runs] == [newer, older]
 
 
-def test_the_trainer_refuses_other_classes_before_decoding_anything():
+def test_the_trainer_refuses_other_classes_before_decoding_anything(make_run):
     store = RunStore()
-    top = _top(store, ["cats", "dogs"])
+    top = _top(make_run, ["cats", "dogs"])
     with pytest.raises(LabError, match=f"Run {top} cannot provide the top model: it was trained"):
         start_run(_config(data="demo", top_run=top), store)
 
 
-def test_the_cli_refuses_an_incompatible_top_run_in_one_sentence(capsys):
+def test_the_cli_refuses_an_incompatible_top_run_in_one_sentence(capsys, make_run):
     store = RunStore()
-    top = _top(store, size=150)
+    top = _top(make_run, size=150)
     code = main(
         ["train", "--method", "finetune", "--data", "demo", "--backbone", "mobilenet_v2_1.0",
          "--image-size", "64", "--no-pretrained", "--top-run", str(top), "--json"]
