@@ -4,7 +4,6 @@ import numpy as np
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core.metrics import evaluate_predictions, write_predictions_csv
 from core.paths import PROJECT_ROOT
 from core.store import RunStore
 
@@ -13,16 +12,10 @@ TIMEOUT = 60
 CLASSES = ["cats", "dogs"]
 
 
-def _finished_run(store: RunStore, tmp_path, name: str, y_pred: list[int]) -> int:
+def _finished_run(
+    make_run, tmp_path, name: str, y_pred: list[int], data="demo", model=b"not really a model"
+) -> int:
     """A finished run with two epochs, a report and per-image predictions."""
-    run_id = store.create_run(
-        name=name, method="scratch", backbone=None, config={"image_size": 32},
-        dataset="demo", fingerprint="f", epochs_planned=2, pretrained=False,
-    )  # fmt: skip
-    for epoch, acc in ((1, 0.6), (2, 0.75)):
-        store.log_epoch(
-            run_id, epoch, {"loss": 0.7, "accuracy": acc, "val_loss": 0.6, "val_accuracy": acc}
-        )
     y_true = np.array([0, 0, 1, 1])
     probs = np.where(np.array(y_pred) == 1, 0.8, 0.3)
     paths = []
@@ -30,18 +23,14 @@ def _finished_run(store: RunStore, tmp_path, name: str, y_pred: list[int]) -> in
         path = tmp_path / f"{name}_{i}.png"
         Image.new("RGB", (40, 30), (200 * int(label), 90, 30)).save(path)
         paths.append(str(path))
-    report = evaluate_predictions(y_true, probs, CLASSES, loss=0.6)
-    folder = store.run_dir(run_id)
-    (folder / "report.json").write_text(__import__("json").dumps(report.to_dict()))
-    write_predictions_csv(folder / "predictions.csv", paths, y_true, probs, CLASSES)
-    (folder / "model.keras").write_bytes(b"not really a model")
-    store.update_summary(
-        run_id, val_accuracy=report.accuracy, val_ci_low=report.ci_low,
-        val_ci_high=report.ci_high, val_n=report.n, val_loss=0.6, total_params=10,
-        trainable_params=8, train_seconds=3.0,
-    )  # fmt: skip
-    store.finish(run_id, "finished")
-    return run_id
+    history = [
+        {"loss": 0.7, "accuracy": acc, "val_loss": 0.6, "val_accuracy": acc} for acc in (0.6, 0.75)
+    ]
+    return make_run(
+        name=name, data=data, image_size=32, epochs=2, classes=CLASSES, history=history,
+        predictions=(paths, y_true, probs), model=model,
+        summary={"total_params": 10, "trainable_params": 8, "train_seconds": 3.0},
+    ).id  # fmt: skip
 
 
 def test_no_runs_says_where_to_start():
@@ -50,10 +39,9 @@ def test_no_runs_says_where_to_start():
     assert "Train" in at.info[0].value
 
 
-def test_table_curves_confusion_and_mistakes(tmp_path):
-    store = RunStore()
-    first = _finished_run(store, tmp_path, "first", [0, 1, 1, 1])  # one cat called a dog
-    second = _finished_run(store, tmp_path, "second", [0, 0, 1, 1])
+def test_table_curves_confusion_and_mistakes(tmp_path, make_run):
+    first = _finished_run(make_run, tmp_path, "first", [0, 1, 1, 1])  # one cat called a dog
+    second = _finished_run(make_run, tmp_path, "second", [0, 0, 1, 1])
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert not at.exception
     table = at.dataframe[0].value
@@ -70,9 +58,9 @@ def test_table_curves_confusion_and_mistakes(tmp_path):
     assert len(captions) == 1 and captions[0].startswith("dogs 0.80")
 
 
-def test_rename_and_delete(tmp_path):
+def test_rename_and_delete(tmp_path, make_run):
     store = RunStore()
-    run_id = _finished_run(store, tmp_path, "old", [0, 1, 1, 1])
+    run_id = _finished_run(make_run, tmp_path, "old", [0, 1, 1, 1])
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     at.text_input(key=f"compare_name_{run_id}").set_value("renamed")
     at.button(key="compare_rename").click().run()
@@ -90,16 +78,12 @@ def _spec(at) -> dict:
     return __import__("json").loads(at.get("vega_lite_chart")[0].proto.spec)
 
 
-def test_best_finished_run_is_the_default_and_stopped_runs_are_marked(tmp_path):
+def test_best_finished_run_is_the_default_and_stopped_runs_are_marked(tmp_path, make_run):
     """Defect 5: a newer stopped run is neither the default nor unmarked."""
-    store = RunStore()
-    good = _finished_run(store, tmp_path, "good", [0, 1, 1, 1])  # 0.75
-    stopped = store.create_run(
-        name="halfway", method="scratch", backbone=None, config={"image_size": 32},
-        dataset="demo", fingerprint="f", epochs_planned=5, pretrained=False,
-    )  # fmt: skip
-    store.update_summary(stopped, val_accuracy=0.5)
-    store.finish(stopped, "stopped")
+    good = _finished_run(make_run, tmp_path, "good", [0, 1, 1, 1])  # 0.75
+    stopped = make_run(
+        status="stopped", summary={"val_accuracy": 0.5}, name="halfway", image_size=32, epochs=5
+    ).id
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert not at.exception
     picker = at.selectbox(key="compare_run")
@@ -109,13 +93,10 @@ def test_best_finished_run_is_the_default_and_stopped_runs_are_marked(tmp_path):
     assert table.loc[table["id"] == stopped, "status"].item() == "stopped"
 
 
-def test_only_unfinished_runs_leave_the_detail_unchosen():
-    store = RunStore()
-    run_id = store.create_run(
-        name="broken", method="scratch", backbone=None, config={"image_size": 32},
-        dataset="demo", fingerprint="f", epochs_planned=5, pretrained=False,
-    )  # fmt: skip
-    store.finish(run_id, "failed", error="out of memory")
+def test_only_unfinished_runs_leave_the_detail_unchosen(make_run):
+    run_id = make_run(
+        status="failed", error="out of memory", name="broken", image_size=32, epochs=5
+    ).id
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert not at.exception
     assert at.selectbox(key="compare_run").value is None
@@ -123,13 +104,10 @@ def test_only_unfinished_runs_leave_the_detail_unchosen():
     assert any("out of memory" in e.value for e in at.error)
 
 
-def test_dataset_column_and_filter(tmp_path):
+def test_dataset_column_and_filter(tmp_path, make_run):
     """Defect 6: which data each run saw, and only one dataset's runs on request."""
-    store = RunStore()
-    demo = _finished_run(store, tmp_path, "demo run", [0, 1, 1, 1])
-    pets = _finished_run(store, tmp_path, "pets run", [0, 0, 1, 1])
-    with store._conn() as conn:  # a run on a folder (the helper records "demo")
-        conn.execute("UPDATE runs SET dataset = ? WHERE id = ?", ("/data/cats_vs_dogs", pets))
+    demo = _finished_run(make_run, tmp_path, "demo run", [0, 1, 1, 1])
+    pets = _finished_run(make_run, tmp_path, "pets run", [0, 0, 1, 1], data="/data/cats_vs_dogs")
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     table = at.dataframe[0].value
     assert table.set_index("id")["dataset"].to_dict() == {
@@ -144,10 +122,9 @@ def test_dataset_column_and_filter(tmp_path):
     assert options == [f"#{pets} · scratch · pets run · 1.000"]
 
 
-def test_training_curves_and_separate_blog_labels(tmp_path):
+def test_training_curves_and_separate_blog_labels(tmp_path, make_run):
     """Defect 6: training curves on request; the blog's labels at different x."""
-    store = RunStore()
-    _finished_run(store, tmp_path, "run", [0, 1, 1, 1])
+    _finished_run(make_run, tmp_path, "run", [0, 1, 1, 1])
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     layers = _spec(at)["layer"]
     assert layers[0]["encoding"]["y"]["title"] == "validation accuracy"
@@ -161,13 +138,10 @@ def test_training_curves_and_separate_blog_labels(tmp_path):
     assert _spec(at)["layer"][0]["encoding"]["strokeDash"]["field"] == "split"
 
 
-def test_tflite_is_prepared_on_request_then_downloaded(tmp_path):
+def test_tflite_is_prepared_on_request_then_downloaded(tmp_path, make_run):
     """Download a trained model: .keras at once, TFLite after a conversion asked for."""
-    from core.models import make_scratch_cnn
-
     store = RunStore()
-    run_id = _finished_run(store, tmp_path, "tiny", [0, 1, 1, 1])
-    make_scratch_cnn(image_size=32, num_classes=2).save(store.run_dir(run_id) / "model.keras")
+    run_id = _finished_run(make_run, tmp_path, "tiny", [0, 1, 1, 1], model=True)
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert not at.get("download_button") or all(
         "tflite" not in b.proto.label.lower() for b in at.get("download_button")
@@ -179,7 +153,7 @@ def test_tflite_is_prepared_on_request_then_downloaded(tmp_path):
     assert (store.run_dir(run_id) / "exports" / f"run-{run_id}.tflite").stat().st_size > 1000
 
 
-def _paired_runs(store: RunStore, tmp_path, right_a: int, right_b: int, n: int = 40):
+def _paired_runs(make_run, tmp_path, right_a: int, right_b: int, n: int = 40):
     """Two finished runs validated on the same n images, right on the first right_* of them."""
     y_true = np.array([i % 2 for i in range(n)])
     paths = [str(tmp_path / f"v{i}.png") for i in range(n)]
@@ -187,23 +161,16 @@ def _paired_runs(store: RunStore, tmp_path, right_a: int, right_b: int, n: int =
     for name, right in (("a", right_a), ("b", right_b)):
         y_pred = np.where(np.arange(n) < right, y_true, 1 - y_true)
         probs = np.where(y_pred == 1, 0.97, 0.03)  # very sure, right or wrong
-        run_id = store.create_run(
-            name=name, method="scratch", backbone=None, config={"image_size": 32},
-            dataset="demo", fingerprint="f", epochs_planned=1, pretrained=False,
+        run = make_run(
+            name=name, image_size=32, epochs=1, classes=CLASSES,
+            predictions=(paths, y_true, probs),
         )  # fmt: skip
-        report = evaluate_predictions(y_true, probs, CLASSES, loss=0.6)
-        folder = store.run_dir(run_id)
-        (folder / "report.json").write_text(__import__("json").dumps(report.to_dict()))
-        write_predictions_csv(folder / "predictions.csv", paths, y_true, probs, CLASSES)
-        store.update_summary(run_id, val_accuracy=report.accuracy, val_n=n, class_names=CLASSES)
-        store.finish(run_id, "finished")
-        ids.append(run_id)
+        ids.append(run.id)
     return ids
 
 
-def test_is_one_run_really_better_in_one_sentence(tmp_path):
-    store = RunStore()
-    a, b = _paired_runs(store, tmp_path, right_a=24, right_b=38)
+def test_is_one_run_really_better_in_one_sentence(tmp_path, make_run):
+    a, b = _paired_runs(make_run, tmp_path, right_a=24, right_b=38)
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert not at.exception
     assert at.selectbox(key="compare_b").value == b  # the best run first
@@ -216,11 +183,11 @@ def test_is_one_run_really_better_in_one_sentence(tmp_path):
     assert not at.exception and not any("better than" in m.value for m in at.markdown)
 
 
-def test_calibration_diagram_and_temperature_on_request(tmp_path):
+def test_calibration_diagram_and_temperature_on_request(tmp_path, make_run):
     from core.calibration import load_temperature
 
     store = RunStore()
-    _, b = _paired_runs(store, tmp_path, right_a=20, right_b=30)  # b: 75% right at 97%
+    _, b = _paired_runs(make_run, tmp_path, right_a=20, right_b=30)  # b: 75% right at 97%
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert not at.exception
     (expander,) = [e for e in at.expander if "calibration error" in e.label]
