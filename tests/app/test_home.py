@@ -74,15 +74,11 @@ def test_shell_sidebar_shows_dataset_augmentation_and_runner():
     assert at.title[0].value == "Little Data Lab"  # the overview is the default page
 
 
-def test_sidebar_shows_the_running_run(monkeypatch):
+def test_sidebar_shows_the_running_run(monkeypatch, make_run):
     from core.store import RunStore
 
     store = RunStore()
-    run_id = store.create_run(
-        name="busy", method="scratch", backbone=None, config={"image_size": 32},
-        dataset="demo", fingerprint="", epochs_planned=3, pretrained=False,
-    )  # fmt: skip
-    store.mark_running(run_id, __import__("os").getpid())  # this process: alive
+    run_id = make_run(status="running", name="busy", image_size=32, epochs=3).id  # alive
     store.log_batch(run_id, 2, 5, 10, {"loss": 0.5, "accuracy": 0.7})
     at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=TIMEOUT).run()
     assert not at.exception

@@ -53,31 +53,22 @@ def test_probabilities_gradcam_bad_file_and_lost_model():
     assert any("lost its model file" in e.value for e in at.error)
 
 
-def _model_run(store, name, classes, status="finished", accuracy=0.9, dataset="demo", **config):
+def _model_run(make_run, name, classes, status="finished", accuracy=0.9, dataset="demo", **config):
     """A run with an untrained model of the right shape (predictions need no training)."""
-    from core.models import make_scratch_cnn
-
-    run_id = store.create_run(
-        name=name, method="scratch", backbone=None, config={"image_size": 32, **config},
-        dataset=dataset, fingerprint="", epochs_planned=1, pretrained=False,
-    )  # fmt: skip
-    make_scratch_cnn(32, len(classes)).save(store.run_dir(run_id) / "model.keras")
-    store.update_summary(
-        run_id, class_names=classes, num_classes=len(classes), val_accuracy=accuracy
-    )
-    store.finish(run_id, status)
-    return run_id
+    return make_run(
+        status=status, classes=classes, model=True, name=name, data=dataset, image_size=32,
+        epochs=1, summary={"num_classes": len(classes), "val_accuracy": accuracy}, **config,
+    ).id  # fmt: skip
 
 
 SHAPES = ["circles", "triangles"]
 
 
-def test_best_finished_run_is_the_default_and_stopped_runs_are_marked():
+def test_best_finished_run_is_the_default_and_stopped_runs_are_marked(make_run):
     """Defect 5: a newer, stopped run at chance is listed as stopped, never the default."""
-    store = RunStore()
-    good = _model_run(store, "good", SHAPES, accuracy=0.8)
-    better_elsewhere = _model_run(store, "pets", ["cats", "dogs"], accuracy=0.95, dataset="/d/p")
-    stopped = _model_run(store, "halfway", SHAPES, status="stopped", accuracy=0.5)
+    good = _model_run(make_run, "good", SHAPES, accuracy=0.8)
+    better_elsewhere = _model_run(make_run, "pets", ["cats", "dogs"], accuracy=0.95, dataset="/d/p")
+    stopped = _model_run(make_run, "halfway", SHAPES, status="stopped", accuracy=0.5)
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert not at.exception
     picker = at.multiselect(key="predict_runs")
@@ -86,11 +77,10 @@ def test_best_finished_run_is_the_default_and_stopped_runs_are_marked():
     assert f"#{better_elsewhere} · scratch · pets · 0.950" in picker.options
 
 
-def test_each_model_lists_its_own_classes_with_a_headline_and_a_warning(tmp_path):
+def test_each_model_lists_its_own_classes_with_a_headline_and_a_warning(tmp_path, make_run):
     """Defect 10: bars per model on its own classes, "class — %" per model, a class warning."""
-    store = RunStore()
-    shapes = _model_run(store, "shapes", SHAPES)
-    letters = _model_run(store, "letters", ["a", "b", "c"], dataset="/d/letters")
+    shapes = _model_run(make_run, "shapes", SHAPES)
+    letters = _model_run(make_run, "letters", ["a", "b", "c"], dataset="/d/letters")
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     at.multiselect(key="predict_runs").set_value([shapes, letters])
     at.file_uploader(key="predict_upload").set_value([("red.png", _png(), "image/png")]).run()
@@ -112,12 +102,11 @@ def test_each_model_lists_its_own_classes_with_a_headline_and_a_warning(tmp_path
     assert headlines[shape_label].split(" — ")[0] in SHAPES
 
 
-def test_a_model_trained_on_the_synthetic_demo_is_called_so(tmp_path):
+def test_a_model_trained_on_the_synthetic_demo_is_called_so(tmp_path, make_run):
     from labui import ACTIVE_DATASET
     from tests.core.image_factory import make_image_folder
 
-    store = RunStore()
-    demo_run = _model_run(store, "shapes", SHAPES)
+    demo_run = _model_run(make_run, "shapes", SHAPES)
     folder = make_image_folder(
         tmp_path / "pets", {"train": {"cats": 3, "dogs": 3}, "validation": {"cats": 2, "dogs": 2}}
     )
@@ -132,10 +121,9 @@ def test_a_model_trained_on_the_synthetic_demo_is_called_so(tmp_path):
     )
 
 
-def test_gradcam_uses_the_run_s_resize_mode():
+def test_gradcam_uses_the_run_s_resize_mode(make_run):
     """Defect 7: the heat map lies on the picture exactly as the model saw it."""
-    store = RunStore()
-    run_id = _model_run(store, "cropped", SHAPES, resize_mode="crop")
+    run_id = _model_run(make_run, "cropped", SHAPES, resize_mode="crop")
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     at.file_uploader(key="predict_upload").set_value([("wide.png", _png(), "image/png")]).run()
     assert not at.exception

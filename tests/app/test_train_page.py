@@ -1,6 +1,5 @@
 """The Train page: methods and their defaults, and a real run in the background worker."""
 
-import os
 import sys
 import time
 
@@ -87,26 +86,22 @@ def test_start_a_short_run_it_finishes_and_shows_on_compare(quick_worker):
     assert table["val acc"][0] == pytest.approx(record.summary.val_accuracy)
 
 
-def _record(store: RunStore, status: str, error: str | None = None) -> int:
-    run_id = store.create_run(
-        name="elsewhere", method="scratch", backbone=None, config={"image_size": 32},
-        dataset="demo", fingerprint="", epochs_planned=4, pretrained=False,
-    )  # fmt: skip
+def _record(make_run, status: str, error: str | None = None) -> int:
+    """A run elsewhere; a running one (in this process: alive) in its second epoch."""
+    run_id = make_run(status=status, error=error, name="elsewhere", image_size=32, epochs=4).id
     if status == "running":
-        store.mark_running(run_id, os.getpid())  # this process: alive
+        store = RunStore()
         store.log_epoch(
             run_id, 1, {"loss": 0.7, "accuracy": 0.5, "val_loss": 0.69, "val_accuracy": 0.55}
         )
         store.log_batch(run_id, 2, 3, 10, {"loss": 0.6, "accuracy": 0.6, "images_per_second": 90.0})
-    else:
-        store.finish(run_id, status, error=error)
     return run_id
 
 
-def test_a_fresh_visit_follows_the_running_run_and_can_stop_it():
+def test_a_fresh_visit_follows_the_running_run_and_can_stop_it(make_run):
     """Coming back to the page (a new session) shows the run still going, with progress."""
     store = RunStore()
-    run_id = _record(store, "running")
+    run_id = _record(make_run, "running")
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert not at.exception
     assert at.subheader[0].value == f"Run #{run_id} · scratch · elsewhere — running"
@@ -116,9 +111,8 @@ def test_a_fresh_visit_follows_the_running_run_and_can_stop_it():
     assert store.stop_requested(run_id)
 
 
-def test_a_failed_run_shows_its_reason():
-    store = RunStore()
-    _record(store, "failed", error="The dataset folder /x has only one class.")
+def test_a_failed_run_shows_its_reason(make_run):
+    _record(make_run, "failed", error="The dataset folder /x has only one class.")
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert not at.exception
     assert "Failed: The dataset folder /x has only one class." in at.error[0].value
@@ -179,26 +173,21 @@ def test_train_names_the_dataset_it_trains_on():
     )
 
 
-def _bottleneck_run(store, classes, size=150, backbone="mobilenet_v2_1.0", status="finished"):
-    run_id = store.create_run(
-        name="", method="bottleneck", backbone=backbone, config={"image_size": size},
-        dataset="demo", fingerprint="", epochs_planned=1, pretrained=True,
-    )  # fmt: skip
-    store.update_summary(run_id, class_names=list(classes))
-    store.finish(run_id, status)
-    return run_id
+def _bottleneck_run(make_run, classes, size=150, backbone="mobilenet_v2_1.0", status="finished"):
+    return make_run(
+        "bottleneck", status=status, classes=classes, backbone=backbone, image_size=size, epochs=1
+    ).id
 
 
-def test_finetune_preselects_the_newest_compatible_top_run(mobilenet_weights):
+def test_finetune_preselects_the_newest_compatible_top_run(mobilenet_weights, make_run):
     from core.demo import demo_dataset
 
     classes = demo_dataset().class_names
-    store = RunStore()
-    older = _bottleneck_run(store, classes)
-    newest = _bottleneck_run(store, classes)
-    _bottleneck_run(store, ["cats", "dogs"])  # newer still, but other classes
-    _bottleneck_run(store, classes, size=64)  # other image size
-    _bottleneck_run(store, classes, status="stopped")
+    older = _bottleneck_run(make_run, classes)
+    newest = _bottleneck_run(make_run, classes)
+    _bottleneck_run(make_run, ["cats", "dogs"])  # newer still, but other classes
+    _bottleneck_run(make_run, classes, size=64)  # other image size
+    _bottleneck_run(make_run, classes, status="stopped")
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     at.radio(key="train_method").set_value("finetune").run()
     assert not at.exception

@@ -3,8 +3,6 @@
 The phases are written into the run store directly, as the worker process would.
 """
 
-import os
-
 from streamlit.testing.v1 import AppTest
 
 from core.paths import PROJECT_ROOT
@@ -14,22 +12,19 @@ PAGE = str(PROJECT_ROOT / "pages/train.py")
 TIMEOUT = 180
 
 
-def _running_run(store: RunStore, epochs: int = 3) -> int:
-    run_id = store.create_run(
-        name="cats", method="bottleneck", backbone="mobilenet_v2_1.0", config={},
-        dataset="demo", fingerprint="", epochs_planned=epochs, pretrained=True,
-    )  # fmt: skip
-    store.mark_running(run_id, os.getpid())  # alive: this test process
-    return run_id
+def _running_run(make_run, epochs: int = 3) -> int:
+    return make_run(  # running in this test process: alive
+        "bottleneck", status="running", name="cats", backbone="mobilenet_v2_1.0", epochs=epochs
+    ).id
 
 
 def _bars(at) -> list[tuple[int, str]]:
     return [(bar.proto.value, bar.proto.text) for bar in at.get("progress")]
 
 
-def test_each_phase_shows_a_bar_with_counts_instead_of_a_blind_caption():
+def test_each_phase_shows_a_bar_with_counts_instead_of_a_blind_caption(make_run):
     store = RunStore()
-    run_id = _running_run(store)
+    run_id = _running_run(make_run)
     store.set_phase(run_id, "decode", 1234, 2800)
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert not at.exception
@@ -61,9 +56,9 @@ def test_each_phase_shows_a_bar_with_counts_instead_of_a_blind_caption():
     assert [text for _, text in _bars(at)] == ["epoch 3/3 · batch 125/125"]
 
 
-def test_preparing_and_fine_tunings_stage1_in_words():
+def test_preparing_and_fine_tunings_stage1_in_words(make_run):
     store = RunStore()
-    run_id = _running_run(store, epochs=10)
+    run_id = _running_run(make_run, epochs=10)
     store.set_phase(run_id, "prepare")
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert _bars(at) == [(0, "Building the model and tracing its first training step…")]
@@ -78,9 +73,9 @@ def _sidebar_app():
     labui.sidebar()
 
 
-def test_the_sidebar_names_the_phase_of_the_running_run():
+def test_the_sidebar_names_the_phase_of_the_running_run(make_run):
     store = RunStore()
-    run_id = _running_run(store)
+    run_id = _running_run(make_run)
     store.set_phase(run_id, "decode", 1234, 2800)
     at = AppTest.from_function(_sidebar_app, default_timeout=TIMEOUT).run()
     assert not at.exception

@@ -44,7 +44,7 @@ def test_overconfidence_shows_as_error_and_temperature_fixes_it():
     assert cal.reliability(scaled, labels).ece < 0.05
 
 
-def test_temperature_of_a_calibrated_model_stays_near_one(make_run):
+def test_temperature_of_a_calibrated_model_stays_near_one():
     rng = np.random.default_rng(1)
     top = rng.uniform(0.55, 0.95, 4000)
     right = rng.random(4000) < top  # right as often as claimed

@@ -41,7 +41,7 @@ def test_comparison_counts_and_sentences():
     assert compare_correctness(1, 2, a, a).sentence().startswith("Neither run is better")
 
 
-def test_different_images_are_refused_in_one_sentence(make_run):
+def test_different_images_are_refused_in_one_sentence():
     with pytest.raises(RunError, match="scored on different images"):
         compare_correctness(1, 2, {"x": True}, {"y": True})
 
