@@ -92,9 +92,11 @@ def test_epoch_reporter_gives_epoch_of_planned_and_figures():
     lines = []
     x, y = _data()
     reporter = cb.EpochReporter(lambda e, n, f: lines.append((e, n, f)))
-    _model().fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[reporter])
+    history = _model().fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[reporter])
     assert [(e, n) for e, n, _ in lines] == [(1, 2), (2, 2)]
-    assert all(f["seconds"] >= 0 and 0 <= f["accuracy"] <= 1 for _, _, f in lines)
+    assert [f["accuracy"] for _, _, f in lines] == pytest.approx(history.history["accuracy"])
+    assert [f["loss"] for _, _, f in lines] == pytest.approx(history.history["loss"])
+    assert all(f["seconds"] > 0 for _, _, f in lines)
 
 
 def test_epoch_events_are_readable_tensorboard_files(tmp_path):

@@ -123,7 +123,10 @@ def test_worker_outcomes(trained_by_worker, demo):
     done = store.get(trained["finished"])
     assert done.status == "finished" and done.pid == trained["worker"]
     n_val = len(demo.splits["validation"])
-    assert 0.0 <= done.summary.val_accuracy <= 1.0 and done.summary.val_n == n_val
+    rows = read_predictions_csv(store.run_folder(done.id).predictions())
+    right = sum(row["true"] == row["predicted"] for row in rows)
+    assert done.summary.val_n == n_val == len(rows)
+    assert done.summary.val_accuracy == pytest.approx(right / n_val)  # from the predictions
     assert done.summary.class_names == demo.class_names
     folder = store.run_dir(done.id)
     for name in ("model.keras", "predictions.csv", "report.json", "config.json", "log.txt"):

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from core import explain
+from core import explain, predict
 from core.models import make_classifier, make_scratch_cnn, make_top_model
 from core.store import RunStore
 
@@ -132,7 +132,9 @@ def test_explain_image_for_a_stored_run(make_run):
     Image.fromarray(_image(50)[0].astype(np.uint8)).save(buffer, format="JPEG")
     result = explain.explain_image(run_id, buffer.getvalue(), class_index=1, store=store)
     assert result.image.shape == result.overlay.shape == (32, 32, 3)
-    assert result.class_name == "b" and 0 <= result.probability <= 1
+    (prediction,) = predict.predict_images(run_id, [buffer.getvalue()], store)
+    assert result.class_name == "b"  # the class asked for, at the probability Predict gives
+    assert result.probability == pytest.approx(prediction.probabilities[1], abs=1e-5)
     assert result.layer_name == "conv3" and result.heatmap.shape == (4, 4)
 
 
