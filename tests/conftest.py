@@ -1,4 +1,5 @@
-"""Shared fixtures: a temporary app home for every test, and the shared data."""
+"""Shared fixtures: a temporary app home for every test, the shared data, and `make_run`
+(run records made as the app makes them, for tests that need runs but no training)."""
 
 import os
 from pathlib import Path
