@@ -1,7 +1,9 @@
 """Shared fixtures: a temporary app home for every test, the shared data, and `make_run`
 (run records made as the app makes them, for tests that need runs but no training)."""
 
+import contextlib
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -12,11 +14,27 @@ from core.paths import shared_dir  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def app_home(tmp_path_factory, monkeypatch) -> Path:
+def app_home(tmp_path_factory, monkeypatch):
     """Every test writes into its own app home, never into ./.littledata."""
     home = tmp_path_factory.mktemp("ldl_home")
     monkeypatch.setenv("LDL_HOME", str(home))
-    return home
+    yield home
+    _stop_worker()
+
+
+def _stop_worker() -> None:
+    """Kill workers a test started (a CLI command's `revive` starts one when runs are
+    queued): left alone they would train the queue after the test, on CI's cores."""
+    from core import runner
+
+    for child in runner._children:  # spawned by this process; may not hold the lock yet
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    pid = runner._worker_pid()  # LDL_HOME still points at the test's home here
+    if pid:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")
