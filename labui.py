@@ -51,8 +51,8 @@ DEMO = "demo"
 
 _log = logging.getLogger("littledatalab")
 
-# The blog's three methods in plain words, for the overview and the Train page.
-METHODS = {
+# Each of `core.train_config.METHODS` in plain words, for the overview and the Train page.
+METHOD_WORDS = {
     "scratch": (
         "Small CNN from scratch",
         "A small convolutional network (three convolution + max-pooling blocks, one dense "
@@ -381,7 +381,7 @@ def _keep_shot(index: int) -> None:
 def build_dataset_form() -> str | None:
     """The Data page's "Build one here"; returns the new dataset's folder once created."""
     from core.builder import MIN_PER_CLASS, build_dataset
-    from core.imaging import IMAGE_EXTENSIONS
+    from core.imaging import UPLOAD_TYPES
 
     for name, reason in st.session_state.pop(BUILD_SKIPPED, []):
         st.warning(f"Skipped {name}: {reason}")
@@ -399,7 +399,7 @@ def build_dataset_form() -> str | None:
                 "Class name", f"class {index + 1}", key=f"data_build_class_{index}"
             )
             files = st.file_uploader(
-                "Pictures", type=sorted(e[1:] for e in IMAGE_EXTENSIONS),
+                "Pictures", type=UPLOAD_TYPES,
                 accept_multiple_files=True, key=f"data_build_files_{index}",
             )  # fmt: skip
             if camera:
@@ -437,12 +437,12 @@ def blog_queue(spec: str, config, backbone: str | None, augment, n_train: int, s
     from core import estimate, runner
     from core.backbones import BACKBONES, default_backbone
     from core.lab_results import queue_seconds
-    from core.train_config import TrainConfig
+    from core.train_config import BLOG_METHODS, TrainConfig
 
     backbone = backbone or default_backbone(config.image_size)
     plan = [
         TrainConfig.defaults(m, image_size=config.image_size, backbone=backbone)
-        for m in ("scratch", "bottleneck", "finetune")
+        for m in BLOG_METHODS
     ]
     records = store.list_runs()
     history = {}

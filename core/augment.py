@@ -102,14 +102,57 @@ def build_augmenter(config: AugmentConfig, seed: int | None = None):
     import keras
 
     layers = [
-        getattr(keras.layers, name)(**kwargs, seed=_layer_seed(seed, i))
-        for i, (name, kwargs) in enumerate(layer_specs(config))
+        _new_layer(index, name, kwargs, seed)
+        for index, (name, kwargs) in enumerate(layer_specs(config))
     ]
     return keras.Sequential(layers or [keras.layers.Identity()], name="augmentation")
 
 
+# Where a run's augmentation can sit (`run_augmenter`).
+PLACES = ("model", "pipeline", "features")
+
+
+def run_augmenter(config, place: str):
+    """The stack a run augments with at `place`, or None when nothing augments there.
+
+    The one augmenter of training, its timing (`core.estimate`) and bottleneck
+    features; built by `build_augmenter`, like the Augment page's preview.
+
+    Args:
+        config: the run's `core.train_config.TrainConfig`.
+        place: "model" (right after the model's input, active in `fit()`),
+            "pipeline" (the tf.data map, when `config.augment_on` asks for it and
+            TensorFlow is there) or "features" (bottleneck's augmented copies).
+
+    Returns:
+        `build_augmenter(config.augment, seed=config.seed)`, or None: when every
+        setting is off (no identity layer in the model), at the place the run does
+        not augment, or for features without augmented copies.
+    """
+    from core.pipeline import has_tensorflow
+
+    if place not in PLACES:
+        raise ValueError(f"place must be one of {', '.join(PLACES)}; received {place!r}.")
+    in_pipeline = config.augment_on == "pipeline" and has_tensorflow()
+    used_here = {
+        "model": not in_pipeline,
+        "pipeline": in_pipeline,
+        "features": config.augment_copies > 0,
+    }[place]
+    if not used_here or config.augment.is_identity():
+        return None
+    return build_augmenter(config.augment, seed=config.seed)
+
+
 def _layer_seed(seed: int | None, index: int) -> int | None:
     return None if seed is None else seed * _SEED_STRIDE + index
+
+
+def _new_layer(index: int, name: str, kwargs: dict, seed: int | None):
+    """Layer `index` of a stack seeded with `seed`: the one place layers are made."""
+    import keras
+
+    return getattr(keras.layers, name)(**kwargs, seed=_layer_seed(seed, index))
 
 
 @functools.lru_cache(maxsize=256)
@@ -121,9 +164,7 @@ def _cached_layer(index: int, name: str, settings: tuple):
     than the several eager calls a dragged slider makes before moving on
     (measured with bench/preview_latency.py).
     """
-    import keras
-
-    return getattr(keras.layers, name)(**dict(settings), seed=_layer_seed(0, index))
+    return _new_layer(index, name, dict(settings), seed=0)
 
 
 # Streamlit serves sessions from threads and cached layers are shared: keep each

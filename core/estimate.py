@@ -7,7 +7,7 @@ Two sources, both honest about what they are:
   epoch, validation included), scaled by the number of pixels, and its once-only
   costs (decoding, feature extraction, the first epoch's tracing).
 - `measure`: trains the model this method trains for two short epochs on random
-  data through the real trainer (`core.training.time_epochs`: same pipeline,
+  data through the real trainer (`core.fitting.time_epochs`: same pipeline,
   augmentation, callbacks, determinism), takes the second epoch apart into a
   per-batch cost for training and for validation and a fixed per-epoch rest, and
   scales to the dataset's batches. The once-only costs are measured apart: decoding
@@ -126,8 +126,8 @@ def measure(
         The estimate: a steady epoch, and once-only costs (decode, extract, stage1,
         warmup) apart.
     """
+    from core.fitting import time_epochs
     from core.train_config import TrainConfig
-    from core.training import time_epochs
 
     batch = config.batch_size
     timing = time_epochs(config, num_classes, steps=steps)
@@ -173,11 +173,11 @@ def decode_seconds(dataset, image_size: int, resize_mode: str, sample: int = 96)
 
 def extract_seconds(config, images: int) -> float:
     """Seconds for the base to turn `images` images into bottleneck features, timed on
-    64 random images after a warm-up (batches of 32, as `core.training` extracts)."""
-    from core import backbones, features
+    64 random images after a warm-up (batches of 32, as bottleneck runs extract)."""
+    from core import backbones, features, models
 
     base = backbones.build_base(config.backbone, config.image_size, pretrained=False)
-    model = features.extraction_model(base, config.backbone)
+    model = models.extraction_model(base, config.backbone)
     rng = np.random.default_rng(0)
     shape = (64, config.image_size, config.image_size, 3)
     images_now = rng.integers(0, 256, shape, dtype=np.uint8)

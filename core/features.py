@@ -98,13 +98,6 @@ def cache_path(key: str) -> Path:
     return folder / f"{key}.npz"
 
 
-def extraction_model(base: keras.Model, backbone: str) -> keras.Model:
-    """Raw [0, 255] images -> preprocess -> base (in inference mode)."""
-    inputs = keras.Input(shape=base.input_shape[1:])
-    x = models.Preprocess(backbone)(inputs)
-    return keras.Model(inputs, base(x, training=False))
-
-
 def count_batches(n: int, batch_size: int = 32) -> int:
     """Forward passes `extract` makes over `n` images (per chunk, the last batch smaller)."""
     return sum(math.ceil(min(CHUNK, n - i) / batch_size) for i in range(0, n, CHUNK))
@@ -185,7 +178,7 @@ def load_or_extract(
     if progress is not None:
         progress(0, total)
     base = make_base()
-    plain = extraction_model(base, backbone)
+    plain = models.extraction_model(base, backbone)
     x, y, paths = {}, {}, {}
     for split, decoded in splits.items():
         x[split] = extract(plain, decoded.images, batch_size, on_batch=on_batch)

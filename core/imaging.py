@@ -22,6 +22,8 @@ from core.errors import ImageError
 
 # What the dataset listing treats as images (Pillow decides by content, not name).
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
+# The same, as the `type` list of an upload widget.
+UPLOAD_TYPES = tuple(sorted(ext[1:] for ext in IMAGE_EXTENSIONS))
 
 RESIZE_MODES = ("stretch", "crop", "pad")
 

@@ -167,14 +167,18 @@ def evaluate_predictions(
     )
 
 
-def log_loss(y_true: np.ndarray, probs: np.ndarray, num_classes: int) -> float:
-    """Mean cross-entropy of the true classes (binary or categorical alike).
+def log_loss(y_true: np.ndarray, probs: np.ndarray, num_classes: int | None = None) -> float:
+    """Mean cross-entropy of the true classes (binary or categorical alike): the data
+    loss of a run's predictions, without the L2 terms Keras adds to its loss.
 
     Args:
         y_true: `(N,)` integer class indices.
         probs: `(N,)` binary sigmoid output or `(N, C)` probabilities.
-        num_classes: number of classes C.
+        num_classes: number of classes C; default: 2 for a sigmoid output, else C of `probs`.
     """
+    if num_classes is None:
+        probs = np.asarray(probs)
+        num_classes = 2 if probs.ndim == 1 or probs.shape[-1] == 1 else probs.shape[-1]
     matrix = probabilities_matrix(probs, num_classes)
     y_true = np.asarray(y_true, dtype=np.int64).reshape(-1)
     if len(y_true) == 0:

@@ -5,6 +5,8 @@
 - `make_classifier` / `make_finetune_model`: a conv base and a top model joined into
   one model that takes raw images (float [0, 255]), as fine-tuning trains it and as
   prediction uses it.
+- `extraction_model`: a conv base with its preprocessing, for bottleneck features.
+- `load_model`: the one way to load a model the lab saved (custom layers included).
 
 Every model takes float32 images in [0, 255] and scales them itself: the scratch CNN
 with `Rescaling(1/255)`, pretrained bases with their own `preprocess_input`. The
@@ -154,6 +156,16 @@ def make_classifier(
     x = base(x, training=False)
     outputs = top(x)
     return keras.Model(inputs, outputs, name=f"{backbone}_classifier")
+
+
+def extraction_model(base: keras.Model, backbone: str) -> keras.Model:
+    """Bottleneck features of raw images: [0, 255] -> preprocess_input -> base (inference mode).
+
+    Used by `core.features` to extract and by `core.estimate` to time extraction.
+    """
+    inputs = keras.Input(shape=base.input_shape[1:])
+    x = Preprocess(backbone)(inputs)
+    return keras.Model(inputs, base(x, training=False))
 
 
 def make_finetune_model(

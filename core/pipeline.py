@@ -90,6 +90,13 @@ def load_split(
     return decoded
 
 
+def has_tensorflow() -> bool:
+    """Whether TensorFlow is installed: without it, no tf.data (models take numpy arrays)."""
+    import importlib.util
+
+    return importlib.util.find_spec("tensorflow") is not None
+
+
 def make_tf_dataset(
     decoded: DecodedSplit,
     batch_size: int,

@@ -361,11 +361,9 @@ def _default_split(dataset) -> str:
 
 
 def _load(path: Path, run_id: int):
-    import keras
-
-    import core.models  # noqa: F401 - registers the lab's custom layers for loading
+    from core.models import load_model
 
     try:
-        return keras.saving.load_model(path, compile=False)
+        return load_model(path)
     except Exception as exc:  # noqa: BLE001 - any loader failure means an unusable file
         raise RunError(f"Run {run_id}'s model file {path} could not be loaded ({exc}).") from exc

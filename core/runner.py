@@ -40,7 +40,7 @@ from pathlib import Path
 from core.augment_config import AugmentConfig
 from core.paths import PROJECT_ROOT, app_home
 from core.store import Phase, RunRecord, RunStore
-from core.train_config import TrainConfig
+from core.train_config import BLOG_METHODS, TrainConfig
 
 IDLE_TIMEOUT_S = float(os.environ.get("LDL_WORKER_IDLE_S") or 30)  # tests shorten it
 # "module:function" replacing core.training.train in the worker (tests only);
@@ -136,7 +136,7 @@ def queue_blog_experiments(
         "finetune": f"Blog 3: fine-tuning ({backbone})",
     }
     ids: list[int] = []
-    for method in ("scratch", "bottleneck", "finetune"):
+    for method in BLOG_METHODS:
         extra = {"name": names[method]}
         if method != "scratch":
             extra.update(backbone=backbone, pretrained=pretrained)

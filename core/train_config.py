@@ -20,6 +20,8 @@ from core.errors import LabError
 METHODS = ("scratch", "bottleneck", "finetune")
 OPTIMIZERS = ("rmsprop", "sgd", "adam")
 HEADS = ("flatten", "gap")
+# The blog's three experiments, in its order (the overview's plan, `runner.queue_blog_experiments`).
+BLOG_METHODS = ("scratch", "bottleneck", "finetune")
 
 # The blog's settings of each method (`TrainConfig.defaults`).
 _BLOG = {

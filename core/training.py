@@ -11,6 +11,10 @@ callbacks, honours stop requests within one batch, writes the run folder (model,
 predictions, reports, TensorBoard logs) and finishes the run record. Any problem
 ends as a failed run with a one-sentence reason, raised as a `LabError`.
 
+This module decides what each method trains; the Keras wiring (compile, fit,
+callbacks) is `core.fitting`, the end of a run (predictions, metrics, reports)
+`core.evaluate`.
+
 Example:
 
     config = TrainConfig.defaults("scratch", data="demo", epochs=2, image_size=64)
@@ -20,40 +24,16 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
-import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import numpy as np
-
+from core.augment import run_augmenter
 from core.errors import LabError, RunError
-from core.store import RunFolder
+from core.evaluate import finish, predict_probs
+from core.fitting import TrainingRun, apply_seed, compile_model, fit_images, fit_model
 from core.train_config import TrainConfig
-
-
-@dataclass
-class _Run:
-    """What the method functions share while one run trains."""
-
-    config: TrainConfig
-    store: object
-    run_id: int
-    folder: RunFolder
-    should_stop: Callable[[], bool]
-    report: Callable[[int, int, dict], None] | None
-    dataset: object = None
-    splits: dict = field(default_factory=dict)
-    extra_callbacks: list = field(default_factory=list)  # timing (core.estimate)
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.dataset.class_names)
-
 
 # --- public entry points ---------------------------------------------------------------
 
@@ -116,13 +96,13 @@ def train(
     """
     store.mark_running(run_id, os.getpid())
     folder = store.run_folder(run_id)
-    run = _Run(
+    run = TrainingRun(
         config, store, run_id, folder, should_stop or (lambda: store.stop_requested(run_id)), report
     )
     try:
         config.validate()
         folder.config.write_text(json.dumps(config.to_dict(), indent=2))
-        _apply_seed(config)
+        apply_seed(config)
         status = {"scratch": _scratch, "bottleneck": _bottleneck, "finetune": _finetune}[
             config.method
         ](run)
@@ -143,19 +123,20 @@ def train(
 # --- the three methods -----------------------------------------------------------------
 
 
-def _scratch(run: _Run) -> str:
+def _scratch(run: TrainingRun) -> str:
     from core import models
 
     config = run.config
     _load_data(run)
+    augmenter = run_augmenter(config, "model")
     model = models.make_scratch_cnn(
-        config.image_size, len(run.class_names), _model_augmenter(config), config.dropout, config.l2
+        config.image_size, len(run.class_names), augmenter, config.dropout, config.l2
     )
-    fit = _fit_images(run, model)
-    return _finish(run, model, fit)
+    fit = fit_images(run, model)
+    return finish(run, model, fit)
 
 
-def _bottleneck(run: _Run) -> str:
+def _bottleneck(run: TrainingRun) -> str:
     from core import backbones, features, models
 
     config = run.config
@@ -175,7 +156,7 @@ def _bottleneck(run: _Run) -> str:
         make_base,
         config.backbone,
         config.augment_copies,
-        _augmenter(config) if config.augment_copies else None,
+        run_augmenter(config, "features"),
         batch_size=32,
         progress=run.store.phase_reporter(run.run_id, "extract"),
     )
@@ -188,21 +169,21 @@ def _bottleneck(run: _Run) -> str:
     top = models.make_top_model(
         feats.feature_shape, len(run.class_names), config.head, config.dropout
     )
-    _compile(top, config, len(run.class_names))
+    compile_model(top, config, len(run.class_names))
     train_inputs = (feats.x["train"], feats.y["train"])
     val_inputs = (feats.x["validation"], feats.y["validation"])
-    fit = _fit(run, top, train_inputs, val_inputs, len(feats.y["train"]))
+    fit = fit_model(run, top, train_inputs, val_inputs, len(feats.y["train"]))
     top.save_weights(run.folder.top_weights)
-    probs = {s: _predict(top, feats.x[s]) for s in feats.x if s != "train"}
+    probs = {s: predict_probs(top, feats.x[s]) for s in feats.x if s != "train"}
     # The saved model takes raw images, like every run's model.keras.
     if base is None:
         make_base()
     base.trainable = False
     classifier = models.make_classifier(base, top, config.backbone)
-    return _finish(run, classifier, fit, probs=probs)
+    return finish(run, classifier, fit, probs=probs)
 
 
-def _finetune(run: _Run) -> str:
+def _finetune(run: TrainingRun) -> str:
     from core import backbones, models
 
     config = run.config
@@ -231,16 +212,16 @@ def _finetune(run: _Run) -> str:
         base,
         top,
         config.backbone,
-        _model_augmenter(config),
+        run_augmenter(config, "model"),
         config.unfreeze_blocks,
         config.train_batchnorm,
     )
     run.store.update_summary(run.run_id, top_run_id=top_run)
-    fit = _fit_images(run, model)
-    return _finish(run, model, fit)
+    fit = fit_images(run, model)
+    return finish(run, model, fit)
 
 
-def _train_stage1(run: _Run) -> int | None:
+def _train_stage1(run: TrainingRun) -> int | None:
     """Train the bottleneck run that fine-tuning starts from; None if it was stopped."""
     config = run.config
     stage = TrainConfig.defaults(
@@ -311,7 +292,7 @@ def _load_dataset(config: TrainConfig):
     return load_dataset(config.data, val_fraction=config.val_fraction, seed=config.seed)
 
 
-def _load_data(run: _Run) -> None:
+def _load_data(run: TrainingRun) -> None:
     from core.pipeline import load_split
 
     config = run.config
@@ -340,323 +321,3 @@ def _load_data(run: _Run) -> None:
         seed=config.seed,
         skipped_files=sum(len(s.skipped) for s in run.splits.values()),
     )
-
-
-def _augmenter(config: TrainConfig):
-    from core.augment import build_augmenter
-
-    aug = config.augment
-    return None if aug.is_identity() else build_augmenter(aug, seed=config.seed)
-
-
-def _model_augmenter(config: TrainConfig):
-    """The stack to put inside the model (None when the pipeline augments)."""
-    return None if _pipeline_augments(config) else _augmenter(config)
-
-
-def _pipeline_augments(config: TrainConfig) -> bool:
-    return config.augment_on == "pipeline" and _has_tensorflow()
-
-
-def _apply_seed(config: TrainConfig) -> None:
-    import keras
-
-    keras.utils.set_random_seed(config.seed)
-    if config.deterministic and _has_tensorflow() and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
-
-
-def _has_tensorflow() -> bool:
-    return importlib.util.find_spec("tensorflow") is not None
-
-
-def _tensorboard_available() -> bool:
-    """TensorBoard logs need TensorFlow as the backend and the tensorboard package."""
-    import keras
-
-    return (
-        keras.backend.backend() == "tensorflow"
-        and importlib.util.find_spec("tensorboard") is not None
-    )
-
-
-def _optimizer(config: TrainConfig):
-    import keras
-
-    if config.optimizer == "sgd":
-        return keras.optimizers.SGD(config.learning_rate, momentum=config.momentum)
-    if config.optimizer == "adam":
-        return keras.optimizers.Adam(config.learning_rate)
-    return keras.optimizers.RMSprop(config.learning_rate)
-
-
-def _compile(model, config: TrainConfig, num_classes: int) -> None:
-    from core.models import loss_for
-
-    model.compile(optimizer=_optimizer(config), loss=loss_for(num_classes), metrics=["accuracy"])
-
-
-def _image_inputs(run: _Run, split: str, shuffle: bool, augmenter=None):
-    """A split as model input: a tf.data pipeline, or numpy arrays without TensorFlow."""
-    decoded = run.splits[split]
-    if _has_tensorflow():
-        from core.pipeline import make_tf_dataset
-
-        return make_tf_dataset(
-            decoded,
-            run.config.batch_size,
-            shuffle=shuffle,
-            seed=run.config.seed,
-            augmenter=augmenter,
-            repeat=shuffle,  # training data: one iterator for all epochs (see make_tf_dataset)
-        )
-    return decoded.images.astype("float32"), np.asarray(decoded.labels)
-
-
-def _fit_images(run: _Run, model) -> dict:
-    _compile(model, run.config, len(run.class_names))
-    augmenter = _augmenter(run.config) if _pipeline_augments(run.config) else None
-    train_inputs = _image_inputs(run, "train", True, augmenter)
-    val_inputs = _image_inputs(run, "validation", False)
-    return _fit(run, model, train_inputs, val_inputs, len(run.splits["train"]))
-
-
-def _fit(run: _Run, model, train_inputs, val_inputs, num_samples: int) -> dict:
-    """`model.fit` with the run's callbacks; returns what `_finish` needs."""
-    import keras
-
-    from core import callbacks as cb
-
-    config = run.config
-    run.store.set_phase(run.run_id, "prepare")  # building, then tracing the first step
-    progress = cb.StoreProgress(run.store, run.run_id, config.batch_size, num_samples)
-    stop = cb.StopOnRequest(run.should_stop)
-    on_disk = run.config.method != "bottleneck"  # a top model alone cannot classify images
-    best = cb.BestCheckpoint("val_accuracy", run.folder.best if on_disk else None)
-    callbacks = [progress, stop, best]
-    if run.report is not None:
-        callbacks.append(cb.EpochReporter(run.report))
-    if config.early_stopping_patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=config.early_stopping_patience
-            )
-        )
-    if _tensorboard_available():
-        callbacks.append(
-            keras.callbacks.TensorBoard(
-                run.folder.tensorboard,
-                histogram_freq=0,
-                write_graph=False,
-                update_freq="epoch",
-                profile_batch=0,
-            )
-        )
-    elif keras.backend.backend() == "tensorflow":
-        callbacks.append(cb.EpochEvents(run.folder.tensorboard))
-    callbacks += run.extra_callbacks  # last: they see the others' epoch-end work done
-    # Arrays are batched and shuffled by fit(); a tf.data pipeline already is.
-    kwargs = {"batch_size": config.batch_size, "shuffle": True}
-    if not isinstance(train_inputs, tuple):
-        # The training pipeline repeats: fit() needs the epoch's length.
-        kwargs = {"shuffle": False, "steps_per_epoch": math.ceil(num_samples / config.batch_size)}
-    x, y = train_inputs if isinstance(train_inputs, tuple) else (train_inputs, None)
-    start = time.perf_counter()
-    history = model.fit(
-        x,
-        y,
-        validation_data=val_inputs,
-        epochs=config.epochs,
-        callbacks=callbacks,
-        verbose=0,
-        **kwargs,
-    )
-    seconds = time.perf_counter() - start
-    restored = config.checkpoint_best and best.restore()
-    return {
-        "history": history.history,
-        "seconds": seconds,
-        "stopped": stop.stopped,
-        "best": best,
-        "restored": bool(restored),
-        "epoch_seconds": progress.epoch_seconds,
-    }
-
-
-def _epoch_timing(epoch_seconds: list[float]) -> dict:
-    """The steady seconds per epoch (median after the first, warm-up epoch) and the
-    first epoch's extra time (tracing), for estimates of later runs."""
-    if len(epoch_seconds) < 2:
-        return {}
-    steady = float(np.median(epoch_seconds[1:]))
-    return {
-        "steady_seconds_per_epoch": steady,
-        "warmup_seconds": max(0.0, epoch_seconds[0] - steady),
-    }
-
-
-def _predict(model, inputs, callbacks=(), batch_size: int | None = None) -> np.ndarray:
-    kwargs = {} if batch_size is None else {"batch_size": batch_size}
-    probs = model.predict(inputs, verbose=0, callbacks=list(callbacks), **kwargs)
-    return probs.reshape(-1) if probs.shape[-1] == 1 else probs
-
-
-def _cross_entropy(labels: np.ndarray, probs: np.ndarray) -> float:
-    """Mean cross-entropy of the predictions (the data loss, without L2 terms)."""
-    eps = 1e-7
-    labels = np.asarray(labels).reshape(-1)
-    if probs.ndim == 1:
-        p = np.clip(probs, eps, 1 - eps)
-        return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
-    p = np.clip(probs[np.arange(len(labels)), labels], eps, 1.0)
-    return float(-np.mean(np.log(p)))
-
-
-def _finish(run: _Run, model, fit: dict, probs: dict | None = None) -> str:
-    """Evaluate, write the run folder, update the summary; returns the final status."""
-    from core import metrics
-    from core.callbacks import PredictProgress
-    from core.models import count_params
-
-    splits = [s for s in ("validation", "test") if s in run.splits]
-    total = 0 if probs is not None else sum(len(run.splits[s]) for s in splits)
-    evaluating = run.store.phase_reporter(run.run_id, "evaluate")
-    evaluating(0, total)
-    model.save(run.folder.model)
-    summary, done = {}, 0
-
-    def on_batch(images: int) -> None:
-        nonlocal done
-        done += images
-        evaluating(done, total)
-
-    for split in splits:
-        decoded = run.splits[split]
-        if probs is not None:
-            split_probs = probs[split]
-        else:
-            inputs = _image_inputs(run, split, False)
-            counter = PredictProgress(on_batch, run.config.batch_size, len(decoded))
-            if isinstance(inputs, tuple):  # arrays: predict() batches them itself
-                split_probs = _predict(model, inputs[0], [counter], run.config.batch_size)
-            else:
-                split_probs = _predict(model, inputs, [counter])
-        labels = np.asarray(decoded.labels)
-        report = metrics.evaluate_predictions(
-            labels, split_probs, run.class_names, loss=_cross_entropy(labels, split_probs)
-        )
-        prefix = "val" if split == "validation" else "test"
-        run.folder.report(split).write_text(json.dumps(report.to_dict(), indent=2))
-        metrics.write_predictions_csv(
-            run.folder.predictions(split),
-            decoded.paths,
-            labels,
-            split_probs,
-            run.class_names,
-        )
-        summary.update(
-            {
-                f"{prefix}_accuracy": report.accuracy,
-                f"{prefix}_ci_low": report.ci_low,
-                f"{prefix}_ci_high": report.ci_high,
-                f"{prefix}_n": report.n,
-                f"{prefix}_loss": report.loss,
-            }
-        )
-    history = fit["history"]
-    val_acc = history.get("val_accuracy") or []
-    total, trainable = count_params(model)
-    epochs_run = len(history.get("loss") or [])
-    summary.update(
-        best_val_accuracy=max(val_acc) if val_acc else None,
-        best_epoch=int(np.argmax(val_acc)) + 1 if val_acc else None,
-        final_val_accuracy=val_acc[-1] if val_acc else None,
-        best_weights_restored=fit["restored"],
-        epochs_run=epochs_run,
-        total_params=total,
-        trainable_params=trainable,
-        train_seconds=fit["seconds"],
-        seconds_per_epoch=fit["seconds"] / epochs_run if epochs_run else None,
-        **_epoch_timing(fit["epoch_seconds"]),
-        pretrained=bool(run.config.pretrained) if run.config.uses_backbone else None,
-    )
-    run.store.update_summary(run.run_id, **summary)
-    return "stopped" if fit["stopped"] else "finished"
-
-
-# --- timing for estimates (core.estimate) ------------------------------------------------
-
-
-def time_epochs(config: TrainConfig, num_classes: int, steps: int = 8, val_steps: int = 4):
-    """Train `config`'s model for two short epochs on random data, exactly as `train` does
-    (same model, pipeline, augmentation, optimizer, callbacks, seed and determinism, in a
-    throwaway run store), and time them.
-
-    Bottleneck runs train the top model on random features of the base's output shape;
-    the base itself (and fine-tuning's) has random weights: same arithmetic, no download.
-
-    Returns:
-        The `core.callbacks.EpochTiming`.
-    """
-    import tempfile
-    from types import SimpleNamespace
-
-    from core import backbones, models
-    from core.callbacks import EpochTimer
-    from core.pipeline import DecodedSplit
-    from core.store import RunStore
-
-    config = dataclasses.replace(
-        config, epochs=2, early_stopping_patience=None, top_run=None, name="timing"
-    )
-    _apply_seed(config)
-    rng = np.random.default_rng(config.seed)
-    size, batch = config.image_size, config.batch_size
-    names = [f"class {i}" for i in range(num_classes)]
-
-    def split(batches: int):
-        n = batches * batch
-        images = rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
-        labels = (np.arange(n) % num_classes).astype("int32")
-        return DecodedSplit(images, labels, [f"{i}.png" for i in range(n)], [], names)
-
-    timer = EpochTimer()
-    with tempfile.TemporaryDirectory(prefix="ldl-timing-") as folder:
-        store = RunStore(Path(folder) / "runs.sqlite")
-        run_id = store.create_run(
-            name="timing", method=config.method, backbone=config.backbone, config=config,
-            dataset="random", fingerprint="", epochs_planned=2, pretrained=False,
-        )  # fmt: skip
-        run = _Run(config, store, run_id, store.run_folder(run_id), lambda: False, None)
-        run.dataset = SimpleNamespace(class_names=names)
-        run.extra_callbacks = [timer]
-        if config.method == "scratch":
-            model = models.make_scratch_cnn(
-                size, num_classes, _model_augmenter(config), config.dropout, config.l2
-            )
-        else:
-            base = backbones.build_base(config.backbone, size, pretrained=False)
-            top = models.make_top_model(
-                base.output_shape[1:], num_classes, config.head, config.dropout
-            )
-        if config.method == "bottleneck":
-            shape = (batch, *base.output_shape[1:])
-            x = [
-                rng.normal(size=(b * shape[0], *shape[1:])).astype("float32")
-                for b in (steps, val_steps)
-            ]
-            y = [(np.arange(len(a)) % num_classes).astype("int32") for a in x]
-            _compile(top, config, num_classes)
-            _fit(run, top, (x[0], y[0]), (x[1], y[1]), len(y[0]))
-        else:
-            if config.method == "finetune":
-                model = models.make_finetune_model(
-                    base, top, config.backbone, _model_augmenter(config),
-                    config.unfreeze_blocks, config.train_batchnorm,
-                )  # fmt: skip
-            run.splits = {"train": split(steps), "validation": split(val_steps)}
-            _fit_images(run, model)
-        store.close()
-    return timer.timing(steps, val_steps)

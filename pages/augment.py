@@ -10,6 +10,7 @@ import labui
 from core.augment import keras_code, legacy_code, preview, previews_zip
 from core.augment_config import FILL_MODES, KNOBS, PRESETS, AugmentConfig, preset_name
 from core.errors import LabError
+from core.imaging import UPLOAD_TYPES
 
 FIELDS = [f.name for f in dataclasses.fields(AugmentConfig)]
 CUSTOM = "(custom)"
@@ -92,7 +93,7 @@ config = AugmentConfig(**values)
 with grid:
     image, caption = None, ""
     upload = st.file_uploader(
-        "Your own picture (optional)", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"],
+        "Your own picture (optional)", type=UPLOAD_TYPES,
         key="augment_upload", max_upload_size=20,
     )  # fmt: skip
     if upload is not None:

@@ -41,5 +41,5 @@ st.markdown(
 )
 
 st.subheader("The three methods")
-for number, (title, text) in enumerate(labui.METHODS.values(), start=1):
+for number, (title, text) in enumerate(labui.METHOD_WORDS.values(), start=1):
     st.markdown(f"**{number}. {title}.** {text}")

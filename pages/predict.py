@@ -7,6 +7,7 @@ import labui
 from core import runs_view
 from core.errors import LabError
 from core.explain import explain_image
+from core.imaging import UPLOAD_TYPES
 from core.predict import USABLE_STATUSES, predict_images, run_input
 
 st.title("Predict")
@@ -32,7 +33,7 @@ for run_id in chosen:
     if warning:
         st.warning(warning)
 uploads = st.file_uploader(
-    "Images (JPEG, PNG, WebP, BMP, GIF)", type=["jpg", "jpeg", "png", "webp", "bmp", "gif"],
+    "Images (JPEG, PNG, WebP, BMP, GIF)", type=UPLOAD_TYPES,
     accept_multiple_files=True, key="predict_upload",
 )  # fmt: skip
 images = list(uploads or [])

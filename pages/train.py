@@ -10,7 +10,7 @@ from core import estimate, runner, runs_view
 from core.backbones import BACKBONES, choice_label, default_backbone, weights_status
 from core.errors import LabError
 from core.top_runs import compatible_top_runs
-from core.train_config import OPTIMIZERS, TrainConfig
+from core.train_config import METHODS, OPTIMIZERS, TrainConfig
 
 st.title("Train")
 store = labui.run_store()
@@ -23,10 +23,10 @@ st.markdown(
 )
 
 method = st.radio(
-    "Method", list(labui.METHODS), format_func=lambda m: labui.METHODS[m][0], horizontal=True,
+    "Method", METHODS, format_func=lambda m: labui.METHOD_WORDS[m][0], horizontal=True,
     key="train_method",
 )  # fmt: skip
-st.caption(labui.METHODS[method][1])
+st.caption(labui.METHOD_WORDS[method][1])
 defaults = TrainConfig.defaults(method)
 k = f"_{method}"  # per-method keys: switching method brings back that method's defaults
 values, ok, random_weights = {}, True, False

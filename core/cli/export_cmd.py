@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 from core.cli.runs_cmd import guarded
-
-FORMATS = ("keras", "savedmodel", "tflite")
+from core.export import FORMATS
 
 
 def register(subparsers):

@@ -184,3 +184,36 @@ def test_code_snippets_say_the_units():
     assert "shear_range=20" in legacy and "contrast" in legacy
     assert "brightness_range=(0.8, 1.2)" in legacy
     assert layer_specs(PRESETS["none"]) == []
+
+
+def test_run_augmenter_places_the_stack_where_the_run_augments():
+    from core.augment import run_augmenter
+    from core.train_config import TrainConfig
+
+    in_model = TrainConfig.defaults("scratch", augment_on="model", seed=3)
+    in_pipeline = TrainConfig.defaults("scratch", augment_on="pipeline", seed=3)
+    assert run_augmenter(in_model, "pipeline") is None
+    assert run_augmenter(in_pipeline, "model") is None
+    stacks = [run_augmenter(in_model, "model"), run_augmenter(in_pipeline, "pipeline")]
+    expected = [type(layer).__name__ for layer in build_augmenter(in_model.augment).layers]
+    assert expected and all([type(x).__name__ for x in s.layers] == expected for s in stacks)
+    # The run's seed makes its draws: the same as build_augmenter(config.augment, seed).
+    batch = np.full((2, 32, 32, 3), 100.0, dtype="float32")
+    batch[:, :16] = 200.0
+    made = np.asarray(stacks[0](batch, training=True))
+    direct = np.asarray(build_augmenter(in_model.augment, seed=3)(batch, training=True))
+    np.testing.assert_array_equal(made, direct)
+
+
+def test_run_augmenter_gives_none_when_nothing_augments():
+    from core.augment import run_augmenter
+    from core.train_config import TrainConfig
+
+    plain = TrainConfig.defaults("scratch", augment=PRESETS["none"])
+    assert run_augmenter(plain, "model") is None and run_augmenter(plain, "pipeline") is None
+    bottleneck = TrainConfig.defaults("bottleneck", augment=PRESETS["strong"])
+    assert run_augmenter(bottleneck, "features") is None  # no augmented copies asked for
+    copies = TrainConfig.defaults("bottleneck", augment=PRESETS["strong"], augment_copies=2)
+    assert run_augmenter(copies, "features") is not None
+    with pytest.raises(ValueError, match="place"):
+        run_augmenter(copies, "elsewhere")

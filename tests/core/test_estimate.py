@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from core import estimate, training
+from core import estimate, fitting
 from core.callbacks import EpochTimer, EpochTiming
 from core.store import RunStore
 from core.train_config import TrainConfig
@@ -71,7 +71,7 @@ def timed(monkeypatch):
         asked.append(config.method)
         return TIMING
 
-    monkeypatch.setattr(training, "time_epochs", fake_time_epochs)
+    monkeypatch.setattr(fitting, "time_epochs", fake_time_epochs)
     monkeypatch.setattr(estimate, "extract_seconds", lambda config, images: images * 0.01)
     monkeypatch.setattr(estimate, "decode_seconds", lambda ds, size, mode: 30.0)
     return asked

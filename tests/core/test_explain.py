@@ -221,3 +221,62 @@ def _last_dense(model):
     while hasattr(model, "layers"):
         model = model.layers[-1]
     return model
+
+
+def test_two_threads_explaining_one_cached_run_get_correct_identical_maps():
+    """The Predict page's sessions share one cached model per run: explaining it from two
+    threads at once must neither change it nor let one explanation leak into the other."""
+    import threading
+
+    from core import predict
+
+    store = RunStore()
+    keras.utils.set_random_seed(11)
+    run_id = store.create_run(
+        name="shared", method="scratch", backbone=None, config={"image_size": 32},
+        dataset="demo", fingerprint="", epochs_planned=1, pretrained=False,
+    )  # fmt: skip
+    make_scratch_cnn(image_size=32, num_classes=3).save(store.run_dir(run_id) / "model.keras")
+    store.update_summary(run_id, class_names=["a", "b", "c"])
+    store.finish(run_id, "finished")
+    picture = io.BytesIO()
+    Image.fromarray(_image(40, seed=2)[0].astype(np.uint8)).save(picture, format="PNG")
+    model = predict.load_run_model(run_id, store)
+    layers = list(explain._walk(model))
+    images = _image(32)
+    before = np.asarray(model(images, training=False))
+
+    orders = {"first": [0, 1, 2, 0, 1, 2], "second": [2, 1, 0, 2, 1, 0]}
+    results = {name: {} for name in orders}
+    barrier, errors = threading.Barrier(len(orders)), []
+
+    def explain_all(name):
+        try:
+            barrier.wait()
+            for class_index in orders[name]:
+                result = explain.explain_image(run_id, picture.getvalue(), class_index, store=store)
+                results[name].setdefault(class_index, []).append(result)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=explain_all, args=(name,)) for name in orders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == [] and not any(thread.is_alive() for thread in threads)
+
+    assert predict.load_run_model(run_id, store) is model  # the same cached model...
+    assert all("call" not in vars(layer) for layer in layers)  # ...with no layer patched
+    assert model.layers[-1].activation.__name__ == "softmax"
+    np.testing.assert_array_equal(np.asarray(model(images, training=False)), before)
+    seen = results["first"][0][0].image[None].astype("float32")
+    maps = {}
+    for class_index in range(3):
+        expected = _reference_flat(model, seen, "conv3", class_index)
+        got = [r.heatmap for name in orders for r in results[name][class_index]]
+        for heatmap in got:
+            np.testing.assert_array_equal(heatmap, got[0])  # identical in both threads
+            np.testing.assert_allclose(heatmap, expected, atol=1e-5)  # and correct
+        maps[class_index] = got[0]
+    assert not np.allclose(maps[0], maps[1]) or not np.allclose(maps[1], maps[2])

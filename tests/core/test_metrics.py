@@ -9,6 +9,7 @@ from core.metrics import (
     EvalReport,
     confusion_cell,
     evaluate_predictions,
+    log_loss,
     mistakes,
     read_predictions_csv,
     wilson_interval,
@@ -102,3 +103,17 @@ def test_confusion_cell_sorted_by_confidence(tmp_path):
     path = write_predictions_csv(tmp_path / "p.csv", ["1", "2", "3"], [1, 1, 2], probs, "abc")
     rows = read_predictions_csv(path)
     assert [r["path"] for r in confusion_cell(rows, "b", "a")] == ["2", "1"]
+
+
+def test_log_loss_is_the_mean_cross_entropy_binary_and_multiclass():
+    labels = np.array([1, 0, 1])
+    sigmoid = np.array([0.9, 0.2, 0.4])
+    expected = -np.mean(np.log([0.9, 0.8, 0.4]))
+    assert log_loss(labels, sigmoid) == pytest.approx(expected)
+    assert log_loss(labels, sigmoid[:, None], 2) == pytest.approx(expected)
+    softmax = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.3, 0.3, 0.4]])
+    labels3 = np.array([0, 2, 1])
+    assert log_loss(labels3, softmax) == pytest.approx(-np.mean(np.log([0.7, 0.8, 0.3])))
+    assert log_loss(labels3, softmax, 3) == log_loss(labels3, softmax)
+    # A certain, wrong prediction is clipped, not infinite.
+    assert np.isfinite(log_loss(np.array([1]), np.array([0.0])))

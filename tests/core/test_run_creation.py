@@ -62,7 +62,7 @@ def test_finetuning_stage1_records_the_configs_split(folder):
         "finetune", data=str(folder), val_fraction=VAL_FRACTION, seed=SEED, pretrained=False
     )
     run_id = training.create_run(config, store, status="running")
-    run = training._Run(config, store, run_id, store.run_folder(run_id), lambda: False, None)
+    run = training.TrainingRun(config, store, run_id, store.run_folder(run_id), lambda: False, None)
     assert training._train_stage1(run) is None  # stopped at once by the stand-in
     stage1 = store.get(store.get(run_id).summary.stage1_run_id)
     assert stage1.method == "bottleneck"

@@ -1,0 +1,260 @@
+"""The Keras wiring of a run: seed, optimizer, compile, model inputs, `fit` with the
+run's callbacks, epoch timing, and `time_epochs` (the same fit, timed, for estimates).
+
+`core.training` decides what a method trains; this module trains it. `TrainingRun`
+is what one run's steps share (`core.training`, `core.evaluate` and `time_epochs`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.store import RunFolder
+from core.train_config import TrainConfig
+
+
+@dataclass
+class TrainingRun:
+    """What the steps of one run share while it trains."""
+
+    config: TrainConfig
+    store: object
+    run_id: int
+    folder: RunFolder
+    should_stop: Callable[[], bool]
+    report: Callable[[int, int, dict], None] | None
+    dataset: object = None
+    splits: dict = field(default_factory=dict)
+    extra_callbacks: list = field(default_factory=list)  # timing (core.estimate)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.dataset.class_names)
+
+
+def apply_seed(config: TrainConfig) -> None:
+    """Seed Python, numpy and the backend; op determinism when the config asks for it."""
+    import keras
+
+    from core.pipeline import has_tensorflow
+
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic and has_tensorflow() and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def _tensorboard_available() -> bool:
+    """TensorBoard logs need TensorFlow as the backend and the tensorboard package."""
+    import keras
+
+    return (
+        keras.backend.backend() == "tensorflow"
+        and importlib.util.find_spec("tensorboard") is not None
+    )
+
+
+def _optimizer(config: TrainConfig):
+    import keras
+
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(config.learning_rate, momentum=config.momentum)
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(config.learning_rate)
+    return keras.optimizers.RMSprop(config.learning_rate)
+
+
+def compile_model(model, config: TrainConfig, num_classes: int) -> None:
+    """Compile with the config's optimizer and the loss matching the output layer."""
+    from core.models import loss_for
+
+    model.compile(optimizer=_optimizer(config), loss=loss_for(num_classes), metrics=["accuracy"])
+
+
+def image_inputs(run: TrainingRun, split: str, shuffle: bool, augmenter=None):
+    """A split as model input: a tf.data pipeline, or numpy arrays without TensorFlow."""
+    from core.pipeline import has_tensorflow
+
+    decoded = run.splits[split]
+    if has_tensorflow():
+        from core.pipeline import make_tf_dataset
+
+        return make_tf_dataset(
+            decoded,
+            run.config.batch_size,
+            shuffle=shuffle,
+            seed=run.config.seed,
+            augmenter=augmenter,
+            repeat=shuffle,  # training data: one iterator for all epochs (see make_tf_dataset)
+        )
+    return decoded.images.astype("float32"), np.asarray(decoded.labels)
+
+
+def fit_images(run: TrainingRun, model) -> dict:
+    """Compile `model` and fit it on the run's decoded train and validation images."""
+    from core.augment import run_augmenter
+
+    compile_model(model, run.config, len(run.class_names))
+    train_inputs = image_inputs(run, "train", True, run_augmenter(run.config, "pipeline"))
+    val_inputs = image_inputs(run, "validation", False)
+    return fit_model(run, model, train_inputs, val_inputs, len(run.splits["train"]))
+
+
+def fit_model(run: TrainingRun, model, train_inputs, val_inputs, num_samples: int) -> dict:
+    """`model.fit` with the run's callbacks; returns what `core.evaluate.finish` needs."""
+    import keras
+
+    from core import callbacks as cb
+
+    config = run.config
+    run.store.set_phase(run.run_id, "prepare")  # building, then tracing the first step
+    progress = cb.StoreProgress(run.store, run.run_id, config.batch_size, num_samples)
+    stop = cb.StopOnRequest(run.should_stop)
+    on_disk = run.config.method != "bottleneck"  # a top model alone cannot classify images
+    best = cb.BestCheckpoint("val_accuracy", run.folder.best if on_disk else None)
+    callbacks = [progress, stop, best]
+    if run.report is not None:
+        callbacks.append(cb.EpochReporter(run.report))
+    if config.early_stopping_patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=config.early_stopping_patience
+            )
+        )
+    if _tensorboard_available():
+        callbacks.append(
+            keras.callbacks.TensorBoard(
+                run.folder.tensorboard,
+                histogram_freq=0,
+                write_graph=False,
+                update_freq="epoch",
+                profile_batch=0,
+            )
+        )
+    elif keras.backend.backend() == "tensorflow":
+        callbacks.append(cb.EpochEvents(run.folder.tensorboard))
+    callbacks += run.extra_callbacks  # last: they see the others' epoch-end work done
+    # Arrays are batched and shuffled by fit(); a tf.data pipeline already is.
+    kwargs = {"batch_size": config.batch_size, "shuffle": True}
+    if not isinstance(train_inputs, tuple):
+        # The training pipeline repeats: fit() needs the epoch's length.
+        kwargs = {"shuffle": False, "steps_per_epoch": math.ceil(num_samples / config.batch_size)}
+    x, y = train_inputs if isinstance(train_inputs, tuple) else (train_inputs, None)
+    start = time.perf_counter()
+    history = model.fit(
+        x,
+        y,
+        validation_data=val_inputs,
+        epochs=config.epochs,
+        callbacks=callbacks,
+        verbose=0,
+        **kwargs,
+    )
+    seconds = time.perf_counter() - start
+    restored = config.checkpoint_best and best.restore()
+    return {
+        "history": history.history,
+        "seconds": seconds,
+        "stopped": stop.stopped,
+        "best": best,
+        "restored": bool(restored),
+        "epoch_seconds": progress.epoch_seconds,
+    }
+
+
+def epoch_timing(epoch_seconds: list[float]) -> dict:
+    """The steady seconds per epoch (median after the first, warm-up epoch) and the
+    first epoch's extra time (tracing), for estimates of later runs."""
+    if len(epoch_seconds) < 2:
+        return {}
+    steady = float(np.median(epoch_seconds[1:]))
+    return {
+        "steady_seconds_per_epoch": steady,
+        "warmup_seconds": max(0.0, epoch_seconds[0] - steady),
+    }
+
+
+# --- timing for estimates (core.estimate) ------------------------------------------------
+
+
+def time_epochs(config: TrainConfig, num_classes: int, steps: int = 8, val_steps: int = 4):
+    """Train `config`'s model for two short epochs on random data, exactly as
+    `core.training.train` does (same model, pipeline, augmentation, optimizer, callbacks,
+    seed and determinism, in a throwaway run store), and time them.
+
+    Bottleneck runs train the top model on random features of the base's output shape;
+    the base itself (and fine-tuning's) has random weights: same arithmetic, no download.
+
+    Returns:
+        The `core.callbacks.EpochTiming`.
+    """
+    import tempfile
+    from types import SimpleNamespace
+
+    from core import backbones, models
+    from core.augment import run_augmenter
+    from core.callbacks import EpochTimer
+    from core.pipeline import DecodedSplit
+    from core.store import RunStore
+
+    config = dataclasses.replace(
+        config, epochs=2, early_stopping_patience=None, top_run=None, name="timing"
+    )
+    apply_seed(config)
+    rng = np.random.default_rng(config.seed)
+    size, batch = config.image_size, config.batch_size
+    names = [f"class {i}" for i in range(num_classes)]
+
+    def split(batches: int):
+        n = batches * batch
+        images = rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+        labels = (np.arange(n) % num_classes).astype("int32")
+        return DecodedSplit(images, labels, [f"{i}.png" for i in range(n)], [], names)
+
+    timer = EpochTimer()
+    with tempfile.TemporaryDirectory(prefix="ldl-timing-") as folder:
+        store = RunStore(Path(folder) / "runs.sqlite")
+        run_id = store.create_run(
+            name="timing", method=config.method, backbone=config.backbone, config=config,
+            dataset="random", fingerprint="", epochs_planned=2, pretrained=False,
+        )  # fmt: skip
+        run = TrainingRun(config, store, run_id, store.run_folder(run_id), lambda: False, None)
+        run.dataset = SimpleNamespace(class_names=names)
+        run.extra_callbacks = [timer]
+        if config.method == "scratch":
+            model = models.make_scratch_cnn(
+                size, num_classes, run_augmenter(config, "model"), config.dropout, config.l2
+            )
+        else:
+            base = backbones.build_base(config.backbone, size, pretrained=False)
+            top = models.make_top_model(
+                base.output_shape[1:], num_classes, config.head, config.dropout
+            )
+        if config.method == "bottleneck":
+            shape = (batch, *base.output_shape[1:])
+            x = [
+                rng.normal(size=(b * shape[0], *shape[1:])).astype("float32")
+                for b in (steps, val_steps)
+            ]
+            y = [(np.arange(len(a)) % num_classes).astype("int32") for a in x]
+            compile_model(top, config, num_classes)
+            fit_model(run, top, (x[0], y[0]), (x[1], y[1]), len(y[0]))
+        else:
+            if config.method == "finetune":
+                model = models.make_finetune_model(
+                    base, top, config.backbone, run_augmenter(config, "model"),
+                    config.unfreeze_blocks, config.train_batchnorm,
+                )  # fmt: skip
+            run.splits = {"train": split(steps), "validation": split(val_steps)}
+            fit_images(run, model)
+        store.close()
+    return timer.timing(steps, val_steps)
