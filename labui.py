@@ -10,7 +10,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-from pathlib import Path
 
 import streamlit as st
 
@@ -109,7 +108,7 @@ def set_active_dataset(spec: str) -> None:
 
 def dataset_label(spec: str) -> str:
     """A dataset's short name for the sidebar and captions: its folder's name."""
-    return "demo (synthetic)" if spec == DEMO else Path(spec).name
+    return runs_view.spec_label(spec)
 
 
 def active_augment_json() -> str | None:
@@ -185,11 +184,11 @@ def forget_dataset(spec: str | None = None) -> None:
 
 
 @st.cache_data(show_spinner="Checking the dataset…", max_entries=8)
-def health(spec: str, home: str, fingerprint: str) -> dict:
-    """The health report of a dataset as a dict, cached by content fingerprint."""
+def health(spec: str, home: str, fingerprint: str):
+    """The `HealthReport` of a dataset, cached by content fingerprint."""
     from core.health import health_report
 
-    return health_report(dataset(spec)).to_dict()
+    return health_report(dataset(spec))
 
 
 def measure_epoch(config, num_classes: int, n_train: int, n_val: int):
