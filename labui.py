@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+from pathlib import Path
 
 import streamlit as st
 
@@ -520,3 +521,41 @@ def calibration_section(run_id: int, store) -> None:
                 f"Temperature {fit.temperature:.2f}: expected calibration error "
                 f"{fit.ece_before:.3f} → {fit.ece_after:.3f}. Predict uses it from now on."
             )
+
+
+def mistakes_section(run_id: int, report, predictions: Path) -> None:
+    """The confusion matrix and the images behind the cell clicked (or picked) below it.
+
+    Args:
+        report: the run's `EvalReport`; predictions: its predictions CSV (may be missing).
+    """
+    import charts
+    from core.metrics import confusion_cell, read_predictions_csv
+
+    cells = runs_view.confusion_frame(report)
+    options = list(zip(cells["true"], cells["predicted"], strict=True))
+    counts = dict(zip(options, cells["count"], strict=True))
+
+    def _pick_cell():  # A click on the heatmap sets the cell picker below.
+        points = st.session_state[f"compare_cm_{run_id}"].selection.get("cell") or []
+        if points:
+            st.session_state[f"compare_cell_{run_id}"] = (points[0]["true"], points[0]["predicted"])
+
+    st.altair_chart(
+        charts.confusion_heatmap(cells), on_select=_pick_cell, key=f"compare_cm_{run_id}",
+        selection_mode="cell",
+    )  # fmt: skip
+    wrong = [o for o in options if o[0] != o[1] and counts[o]]
+    cell = st.selectbox(
+        "Images behind a cell (click the matrix or pick here)", options,
+        index=options.index(max(wrong, key=counts.get)) if wrong else 0,
+        format_func=lambda o: f"true {o[0]} → predicted {o[1]} ({counts[o]})",
+        key=f"compare_cell_{run_id}",
+    )  # fmt: skip
+    rows = confusion_cell(read_predictions_csv(predictions), *cell) if predictions.is_file() else []
+    shown = [(r["path"], r["predicted"], r["probabilities"][r["predicted"]]) for r in rows[:24]]
+    image_grid(
+        [(thumbnail(path), f"{pred} {p:.2f} · {Path(path).name}") for path, pred, p in shown]
+    )
+    if len(rows) > 24:
+        st.caption(f"…and {len(rows) - 24} more.")
