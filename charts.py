@@ -164,3 +164,22 @@ def reliability_diagram(frame: pd.DataFrame) -> alt.LayerChart:
         )
     )
     return alt.layer(diagonal, points).properties(height=240, width=360)
+
+
+def class_counts(frame: pd.DataFrame) -> alt.Chart:
+    """Images per class, one bar per split side by side (`runs_view.class_counts_frame`)."""
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(x="images:Q", y=alt.Y("class:N", title=None), color="split:N", yOffset="split:N")
+    )
+
+
+def longer_sides(frame: pd.DataFrame) -> alt.Chart:
+    """Images per bucket of the longer side, small to large (`runs_view.longer_side_frame`)."""
+    return (
+        alt.Chart(frame, title="longer side")
+        .mark_bar()
+        .encode(x="images:Q", y=alt.Y("side:N", sort=None, title=None))
+        .properties(height=alt.Step(22))
+    )

@@ -109,7 +109,7 @@ def set_active_dataset(spec: str) -> None:
 
 def dataset_label(spec: str) -> str:
     """A dataset's short name for the sidebar and captions: its folder's name."""
-    return "demo (synthetic)" if spec == DEMO else Path(spec).name
+    return runs_view.spec_label(spec)
 
 
 def active_augment_json() -> str | None:
@@ -185,11 +185,11 @@ def forget_dataset(spec: str | None = None) -> None:
 
 
 @st.cache_data(show_spinner="Checking the dataset…", max_entries=8)
-def health(spec: str, home: str, fingerprint: str) -> dict:
-    """The health report of a dataset as a dict, cached by content fingerprint."""
+def health(spec: str, home: str, fingerprint: str):
+    """The `HealthReport` of a dataset, cached by content fingerprint."""
     from core.health import health_report
 
-    return health_report(dataset(spec)).to_dict()
+    return health_report(dataset(spec))
 
 
 def measure_epoch(config, num_classes: int, n_train: int, n_val: int):
@@ -429,6 +429,69 @@ def build_dataset_form() -> str | None:
 
 
 # --- Train page ----------------------------------------------------------------
+def backbone_picker(column, size: int, key: str) -> tuple[str, bool]:
+    """The pretrained network's picker and whether its weights are at hand.
+
+    Returns `(backbone name, weights present or downloadable)`; when they are not,
+    a warning says what to do.
+    """
+    from core.backbones import BACKBONES, choice_label, default_backbone, weights_status
+
+    names = list(BACKBONES)
+    backbone = column.selectbox(
+        "Pretrained network", names, names.index(default_backbone(size)),
+        format_func=lambda b: choice_label(b, size), key="train_backbone" + key,
+    )  # fmt: skip
+    ok, where = weights_status(backbone, size, remedy="tick 'Use random weights instead'")
+    if ok:  # the file's path is in the tooltip: a long path would break mid-word
+        found = "downloaded on first use" if where.startswith("downloadable") else "present"
+        column.caption(f"ImageNet weights: {found}", help=where)
+    else:
+        column.warning(where)
+    return backbone, ok
+
+
+def finetune_settings(col1, col2, col3, wanted, store, class_names: list[str]) -> dict:
+    """Fine-tuning's own settings: the top model's run, blocks to unfreeze, BatchNorm."""
+    from core.top_runs import compatible_top_runs
+
+    tops = {r.id: r for r in compatible_top_runs(store.list_runs(), wanted, class_names)}
+    top_run = col3.selectbox(
+        "Top model from run", [*tops, None], key="train_top",
+        format_func=lambda i: "none: train one first (stage 1)" if i is None
+        else runs_view.run_title(tops[i]),
+        help="Finished bottleneck runs with this network, image size, weights and classes.",
+    )  # fmt: skip
+    return {
+        "top_run": top_run,
+        "unfreeze_blocks": col1.number_input("Blocks to unfreeze", 1, 5, 1, key="train_unfreeze"),
+        "train_batchnorm": col2.checkbox("Train BatchNorm parameters", key="train_bn"),
+    }
+
+
+def augment_caption(config, chosen: bool) -> str:
+    """What training will augment with, and where that came from."""
+    source = "chosen on the Augment page" if chosen else "the blog's default for this method"
+    return f"Augmentation: {describe_augment(config)} ({source})."
+
+
+def epoch_estimate(config, store, num_classes: int, n_train: int, n_val: int) -> None:
+    """The time per epoch: from a past run like this one, else measured on request."""
+    from core import estimate
+
+    guess = estimate.from_history(
+        store.list_runs(), config.method, config.backbone, config.data, config.image_size
+    )
+    if guess is None and not measured(config):
+        if st.button("Estimate time per epoch", key="train_measure"):
+            with st.spinner("Timing a few training steps…"):
+                measure_epoch(config, num_classes, n_train, n_val)
+    guess = guess or measured(config)
+    if guess is not None:
+        once = f" + {format_seconds(guess.once_seconds)} once" if guess.once_seconds else ""
+        st.caption(f"≈ {format_seconds(guess.seconds_per_epoch)} per epoch{once} ({guess.basis}).")
+
+
 def blog_queue(spec: str, config, backbone: str | None, augment, n_train: int, store):
     """The blog's three experiments: their rough total time, a confirmation, then a button.
 
@@ -521,3 +584,41 @@ def calibration_section(run_id: int, store) -> None:
                 f"Temperature {fit.temperature:.2f}: expected calibration error "
                 f"{fit.ece_before:.3f} → {fit.ece_after:.3f}. Predict uses it from now on."
             )
+
+
+def mistakes_section(run_id: int, report, predictions: Path) -> None:
+    """The confusion matrix and the images behind the cell clicked (or picked) below it.
+
+    Args:
+        report: the run's `EvalReport`; predictions: its predictions CSV (may be missing).
+    """
+    import charts
+    from core.metrics import confusion_cell, read_predictions_csv
+
+    cells = runs_view.confusion_frame(report)
+    options = list(zip(cells["true"], cells["predicted"], strict=True))
+    counts = dict(zip(options, cells["count"], strict=True))
+
+    def _pick_cell():  # A click on the heatmap sets the cell picker below.
+        points = st.session_state[f"compare_cm_{run_id}"].selection.get("cell") or []
+        if points:
+            st.session_state[f"compare_cell_{run_id}"] = (points[0]["true"], points[0]["predicted"])
+
+    st.altair_chart(
+        charts.confusion_heatmap(cells), on_select=_pick_cell, key=f"compare_cm_{run_id}",
+        selection_mode="cell",
+    )  # fmt: skip
+    wrong = [o for o in options if o[0] != o[1] and counts[o]]
+    cell = st.selectbox(
+        "Images behind a cell (click the matrix or pick here)", options,
+        index=options.index(max(wrong, key=counts.get)) if wrong else 0,
+        format_func=lambda o: f"true {o[0]} → predicted {o[1]} ({counts[o]})",
+        key=f"compare_cell_{run_id}",
+    )  # fmt: skip
+    rows = confusion_cell(read_predictions_csv(predictions), *cell) if predictions.is_file() else []
+    shown = [(r["path"], r["predicted"], r["probabilities"][r["predicted"]]) for r in rows[:24]]
+    image_grid(
+        [(thumbnail(path), f"{pred} {p:.2f} · {Path(path).name}") for path, pred, p in shown]
+    )
+    if len(rows) > 24:
+        st.caption(f"…and {len(rows) - 24} more.")

@@ -43,6 +43,11 @@ class Sample:
     label: int
 
 
+def display_name(name: str, synthetic: bool) -> str:
+    """A dataset's name for users: generated data is marked "(synthetic)", once."""
+    return f"{name} (synthetic)" if synthetic and "synthetic" not in name else name
+
+
 @dataclass
 class Dataset:
     """A listed dataset: class names and the files of each split.
@@ -66,6 +71,20 @@ class Dataset:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def display_name(self) -> str:
+        """The name shown to users: marked "(synthetic)" for generated data."""
+        return display_name(self.name, self.synthetic)
+
+    def class_samples(self, split: str, class_name: str) -> list[Sample]:
+        """The samples of one class in one split, in listing order.
+
+        Raises:
+            KeyError: no such split; ValueError: no such class.
+        """
+        label = self.class_names.index(class_name)
+        return [s for s in self.splits[split] if s.label == label]
 
     @property
     def is_binary(self) -> bool:

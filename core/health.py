@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from PIL import Image
 
-from core.datasets import OUTSIDE_REASON, Dataset
+from core.datasets import OUTSIDE_REASON, Dataset, display_name
 from core.errors import ImageError
 from core.imaging import open_rgb
 
@@ -41,6 +41,46 @@ _SIZE_BUCKETS += ((1024, "512–1023 px"), (float("inf"), "≥ 1024 px"))
 
 
 @dataclass
+class SideStats:
+    """Smallest, median and largest value of one side (width or height), in pixels."""
+
+    min: int
+    median: int
+    max: int
+
+    def text(self, unit: str = "") -> str:
+        """ "40–640 (median 320)"; with `unit=" px"`, "40–640 px (median 320)"."""
+        return f"{self.min}–{self.max}{unit} (median {self.median})"
+
+
+@dataclass
+class ImageSizes:
+    """The sizes of a dataset's decodable images."""
+
+    width: SideStats
+    height: SideStats
+    longer_side: dict[str, int]  # images per bucket of the longer side ("< 64 px": 18, ...)
+
+
+@dataclass
+class Conflict:
+    """Identical files filed under different classes."""
+
+    classes: list[str]
+    paths: list[str]
+
+
+@dataclass
+class Leak:
+    """A near-duplicate pair shared by train and validation/test."""
+
+    train: str  # the training file
+    other: str  # its near-copy in `split`
+    split: str
+    distance: int  # differing dHash bits
+
+
+@dataclass
 class HealthReport:
     """What `health_report` found. All fields are JSON-friendly.
 
@@ -49,12 +89,11 @@ class HealthReport:
         undecodable: `(path, reason)` for files that look like images but do not decode.
         ignored: `(path, reason)` for files and folders skipped when listing.
         formats: files per image format (JPEG, PNG...); modes likewise (RGB, L, CMYK...).
-        sizes: min / median / max width and height, and a histogram of the longer side.
+        sizes: min / median / max width and height, and a histogram of the longer side
+            (None when no image decodes).
         duplicates: groups of files with identical bytes (within or across splits).
-        conflicts: label conflicts, identical files filed under different classes, as
-            `{"classes": [names], "paths": [paths]}`.
-        leaks: near-duplicate pairs shared by train and validation/test, as
-            `{"train": path, "other": path, "split": name, "distance": bits}`.
+        conflicts: label conflicts, identical files filed under different classes.
+        leaks: near-duplicate pairs shared by train and validation/test.
         imbalance: per split, largest class count / smallest (1.0 is balanced).
         problems: plain-English sentences, blocking ones first.
         usable: False when a problem stops training (see `blocking`).
@@ -69,10 +108,10 @@ class HealthReport:
     ignored: list[tuple[str, str]] = field(default_factory=list)
     formats: dict[str, int] = field(default_factory=dict)
     modes: dict[str, int] = field(default_factory=dict)
-    sizes: dict = field(default_factory=dict)
+    sizes: ImageSizes | None = None
     duplicates: list[list[str]] = field(default_factory=list)
-    conflicts: list[dict] = field(default_factory=list)
-    leaks: list[dict] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    leaks: list[Leak] = field(default_factory=list)
     imbalance: dict[str, float] = field(default_factory=dict)
     blocking: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -81,31 +120,34 @@ class HealthReport:
     def usable(self) -> bool:
         return not self.blocking
 
+    @property
+    def display_name(self) -> str:
+        """The dataset's name, marked "(synthetic)" for generated data (`Dataset.display_name`)."""
+        return display_name(self.name, self.synthetic)
+
     def totals(self) -> dict[str, int]:
         """Decodable images per split."""
         return {split: sum(per_class.values()) for split, per_class in self.counts.items()}
 
     def to_dict(self) -> dict:
         data = asdict(self)
+        data["sizes"] = data["sizes"] or {}  # the JSON shape of old: {} when nothing decodes
         data["usable"] = self.usable
         data["totals"] = self.totals()
         return data
 
     def to_text(self) -> str:
         """A human-readable summary, as the CLI prints it."""
-        kind = " (synthetic)" if self.synthetic and "synthetic" not in self.name else ""
-        lines = [f"Dataset {self.name}{kind}: {self.root}"]
+        lines = [f"Dataset {self.display_name}: {self.root}"]
         lines.append(f"{len(self.class_names)} classes: {', '.join(self.class_names)}")
         for split, per_class in self.counts.items():
             detail = ", ".join(f"{c} {n}" for c, n in per_class.items())
             lines.append(f"  {split:<10} {self.totals()[split]:>6} images ({detail})")
         lines.append("Formats: " + _tally(self.formats) + "; modes: " + _tally(self.modes))
         if self.sizes:
-            w, h = self.sizes["width"], self.sizes["height"]
             lines.append(
-                f"Sizes: width {w['min']}–{w['max']} (median {w['median']}), "
-                f"height {h['min']}–{h['max']} (median {h['median']}); longer side: "
-                + _tally(self.sizes["longer_side"])
+                f"Sizes: width {self.sizes.width.text()}, height {self.sizes.height.text()}; "
+                "longer side: " + _tally(self.sizes.longer_side)
             )
         lines += _listing("Files that cannot be decoded", [r for _, r in self.undecodable])
         lines += _listing("Ignored", [f"{path}: {reason}" for path, reason in self.ignored])
@@ -113,8 +155,8 @@ class HealthReport:
             lines.append("Identical files: " + ", ".join(group))
         for leak in self.leaks[:10]:
             lines.append(
-                f"Near-duplicate across train/{leak['split']} ({leak['distance']} bits): "
-                f"{leak['train']} ~ {leak['other']}"
+                f"Near-duplicate across train/{leak.split} ({leak.distance} bits): "
+                f"{leak.train} ~ {leak.other}"
             )
         lines.append("Problems:" if self.problems else "No problems found.")
         lines += [f"  - {p}" for p in self.problems]
@@ -225,22 +267,22 @@ def _counts(dataset: Dataset, good: list[_FileInfo]) -> dict[str, dict[str, int]
     }
 
 
-def _sizes(good: list[_FileInfo]) -> dict:
+def _sizes(good: list[_FileInfo]) -> ImageSizes | None:
     if not good:
-        return {}
+        return None
     widths = np.array([i.width for i in good])
     heights = np.array([i.height for i in good])
     longer = np.maximum(widths, heights)
     buckets = Counter(next(label for top, label in _SIZE_BUCKETS if side < top) for side in longer)
-    return {
-        "width": _stats(widths),
-        "height": _stats(heights),
-        "longer_side": {label: buckets[label] for _, label in _SIZE_BUCKETS if buckets[label]},
-    }
+    return ImageSizes(
+        width=_stats(widths),
+        height=_stats(heights),
+        longer_side={label: buckets[label] for _, label in _SIZE_BUCKETS if buckets[label]},
+    )
 
 
-def _stats(values: np.ndarray) -> dict[str, int]:
-    return {"min": int(values.min()), "median": int(np.median(values)), "max": int(values.max())}
+def _stats(values: np.ndarray) -> SideStats:
+    return SideStats(int(values.min()), int(np.median(values)), int(values.max()))
 
 
 def _exact_duplicates(good: list[_FileInfo]) -> list[list[str]]:
@@ -250,8 +292,8 @@ def _exact_duplicates(good: list[_FileInfo]) -> list[list[str]]:
     return sorted(sorted(paths) for paths in groups.values() if len(paths) > 1)
 
 
-def _label_conflicts(good: list[_FileInfo], class_names: list[str]) -> list[dict]:
-    """Identical files under different classes: `{"classes": [...], "paths": [...]}` each."""
+def _label_conflicts(good: list[_FileInfo], class_names: list[str]) -> list[Conflict]:
+    """Identical files under different classes."""
     groups = defaultdict(list)
     for info in good:
         groups[info.sha1].append(info)
@@ -260,19 +302,19 @@ def _label_conflicts(good: list[_FileInfo], class_names: list[str]) -> list[dict
         labels = sorted({i.label for i in infos})
         if len(labels) > 1:
             conflicts.append(
-                {
-                    "classes": [class_names[label] for label in labels],
-                    "paths": sorted(i.path for i in infos),
-                }
+                Conflict(
+                    classes=[class_names[label] for label in labels],
+                    paths=sorted(i.path for i in infos),
+                )
             )
-    return sorted(conflicts, key=lambda c: c["paths"])
+    return sorted(conflicts, key=lambda c: c.paths)
 
 
-def _is_conflict(group: list[str], conflicts: list[dict]) -> bool:
-    return any(sorted(group) == c["paths"] for c in conflicts)
+def _is_conflict(group: list[str], conflicts: list[Conflict]) -> bool:
+    return any(sorted(group) == c.paths for c in conflicts)
 
 
-def _leaks(good: list[_FileInfo]) -> list[dict]:
+def _leaks(good: list[_FileInfo]) -> list[Leak]:
     train = [i for i in good if i.split == "train" and _informative(i.dhash)]
     if not train:
         return []
@@ -294,14 +336,14 @@ def _leaks(good: list[_FileInfo]) -> list[dict]:
                 close &= a @ b.T / a.shape[1] >= threshold
             for t, o in zip(*np.nonzero(close), strict=True):
                 leaks.append(
-                    {
-                        "train": train[start + t].path,
-                        "other": others[o].path,
-                        "split": split,
-                        "distance": int(distance[t, o]),
-                    }
+                    Leak(
+                        train=train[start + t].path,
+                        other=others[o].path,
+                        split=split,
+                        distance=int(distance[t, o]),
+                    )
                 )
-    return sorted(leaks, key=lambda leak: (leak["distance"], leak["train"]))
+    return sorted(leaks, key=lambda leak: (leak.distance, leak.train))
 
 
 def _informative(hash_value: int) -> bool:
@@ -356,10 +398,10 @@ def _judge(report: HealthReport) -> tuple[list[str], list[str]]:
             "and were ignored (see Ignored)."
         )
     for conflict in report.conflicts[:5]:
-        classes = " and ".join(f"'{c}'" for c in conflict["classes"])
+        classes = " and ".join(f"'{c}'" for c in conflict.classes)
         warnings.append(
             f"Label conflict: the same picture is filed under {classes} "
-            f"({', '.join(conflict['paths'])}); keep it in one class only."
+            f"({', '.join(conflict.paths)}); keep it in one class only."
         )
     if len(report.conflicts) > 5:
         warnings.append(f"... and {len(report.conflicts) - 5} more label conflict(s).")

@@ -18,6 +18,8 @@ from core.progress import (  # noqa: F401
     run_progress,
 )
 
+DEMO_LABEL = "demo (synthetic)"  # how the built-in demo dataset is named everywhere
+
 # The blog's validation accuracies on cats vs dogs (2000 train / 800 validation).
 BLOG_REFERENCE = {
     "scratch": ("Small CNN from scratch", 0.79, 0.81),
@@ -126,11 +128,18 @@ def _backbone_text(record) -> str:
 
 def dataset_label(record) -> str:
     """The run's dataset by display name: "demo (synthetic)" or the folder's name."""
-    spec = str(record.dataset or record.config.data or "")
+    return spec_label(str(record.dataset or record.config.data or ""))
+
+
+def spec_label(spec: str) -> str:
+    """A dataset spec ("demo" or a folder path) by display name, for pickers and captions.
+
+    "demo (synthetic)" for the demo, else the folder's name; a dataset opened at its
+    train/ split still goes by the folder above it.
+    """
     if spec.strip().lower() == "demo":
-        return "demo (synthetic)"
+        return DEMO_LABEL
     path = PurePath(spec.rstrip("/\\"))
-    # A dataset opened at its train/ split still goes by the folder above it.
     if path.name.lower() in ("train", "validation", "val", "valid", "test") and path.parent.name:
         return path.parent.name
     return path.name or spec
@@ -192,7 +201,7 @@ def class_warning(record, class_names: list[str] | None, dataset_name: str = "")
     if not trained or not class_names or trained == list(class_names):
         return None
     where = dataset_name or "the active dataset"
-    if dataset_label(record) == "demo (synthetic)":
+    if dataset_label(record) == DEMO_LABEL:
         trained_on = f"synthetic data (the demo's classes {', '.join(trained)})"
     else:
         trained_on = f"other classes ({', '.join(trained)})"
@@ -252,16 +261,29 @@ def batch_frame(batches: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["batch", "metric", "value"])
 
 
-def confusion_frame(report: dict) -> pd.DataFrame:
-    """An `EvalReport` dict's confusion matrix in long form: true, predicted, count."""
-    names = report["class_names"]
+def confusion_frame(report) -> pd.DataFrame:
+    """An `EvalReport`'s confusion matrix in long form: true, predicted, count."""
+    names = report.class_names
     return pd.DataFrame(
         [
             {"true": names[i], "predicted": names[j], "count": count}
-            for i, row in enumerate(report["confusion"])
+            for i, row in enumerate(report.confusion)
             for j, count in enumerate(row)
         ]
     )
+
+
+def class_counts_frame(report) -> pd.DataFrame:
+    """A `HealthReport`'s decodable images in long form: split, class, images."""
+    return pd.DataFrame(
+        [(split, name, n) for split, per in report.counts.items() for name, n in per.items()],
+        columns=["split", "class", "images"],
+    )
+
+
+def longer_side_frame(sizes) -> pd.DataFrame:
+    """An `ImageSizes`' histogram of the longer side: side (bucket), images."""
+    return pd.DataFrame(list(sizes.longer_side.items()), columns=["side", "images"])
 
 
 def prediction_frame(results: dict[str, list]) -> pd.DataFrame:
@@ -281,16 +303,24 @@ def prediction_frame(results: dict[str, list]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["image", "run", "class", "probability"])
 
 
-def accuracy_sentence(summary) -> str | None:
+def accuracy_sentence(figures, bold: bool = False) -> str | None:
     """ "Validation accuracy 0.883 (95% interval 0.814–0.929, n = 120)", or None if unknown.
 
+    The one wording of a run's accuracy, for every page.
+
     Args:
-        summary: a `RunSummary`.
+        figures: a `RunSummary` (its `val_*` figures) or an `EvalReport`.
+        bold: the accuracy in Markdown bold, for `st.markdown`.
     """
-    acc, low, high, n = summary.val_accuracy, summary.val_ci_low, summary.val_ci_high, summary.val_n
+    if hasattr(figures, "val_accuracy"):  # a RunSummary
+        acc, low, high = figures.val_accuracy, figures.val_ci_low, figures.val_ci_high
+        n = figures.val_n
+    else:
+        acc, low, high, n = figures.accuracy, figures.ci_low, figures.ci_high, figures.n
     if None in (acc, low, high, n):
         return None
-    return f"Validation accuracy {acc:.3f} (95% interval {low:.3f}–{high:.3f}, n = {n})"
+    value = f"**{acc:.3f}**" if bold else f"{acc:.3f}"
+    return f"Validation accuracy {value} (95% interval {low:.3f}–{high:.3f}, n = {n})"
 
 
 def watched_run(records: list, preferred: int | None):

@@ -105,8 +105,7 @@ with grid:
         dataset = labui.dataset_or_stop()
         pick_class, pick_number = st.columns(2)
         name = pick_class.selectbox("Class", dataset.class_names, key="augment_class")
-        label = dataset.class_names.index(name)
-        samples = [s for s in dataset.splits["train"] if s.label == label]
+        samples = dataset.class_samples("train", name)
         if not samples:
             st.info(f"The class {name} has no training pictures.")
             st.stop()

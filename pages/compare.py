@@ -1,8 +1,5 @@
 """Compare runs: the table, overlaid curves, one run's confusion matrix and its mistakes."""
 
-import json
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
@@ -10,7 +7,7 @@ import charts
 import labui
 from core import export, runs_view
 from core.errors import LabError, RunError
-from core.metrics import confusion_cell, read_predictions_csv
+from core.eval_report import load_report
 
 st.title("Compare runs")
 store = labui.run_store()
@@ -71,58 +68,30 @@ run_id = st.selectbox(
 if run_id is None:
     st.stop()
 
-
 record = store.get(run_id)
 folder = store.run_folder(run_id)
 if record.error:
     st.error(f"Run #{run_id} {record.status}: {record.error}")
 
-report_file = folder.report()
-if report_file.is_file():
-    report = json.loads(report_file.read_text())
-    st.markdown(
-        f"Validation accuracy **{report['accuracy']:.3f}** "
-        f"(95% interval {report['ci_low']:.3f}–{report['ci_high']:.3f}, n = {report['n']})"
-    )
+try:
+    report = load_report(folder)
+except LabError as exc:  # an unreadable report.json: said once, the rest of the page stays
+    labui.show_error(exc)
+    report = None
+if report is not None:
+    st.markdown(runs_view.accuracy_sentence(report, bold=True))
     st.dataframe(
-        pd.DataFrame(report["per_class"]),
+        pd.DataFrame(report.per_class),
         hide_index=True,
         column_config={
             "precision": st.column_config.NumberColumn(format="%.3f"),
             "recall": st.column_config.NumberColumn(format="%.3f"),
         },
     )
-    predictions = folder.predictions()
-    if predictions.is_file():
+    if folder.predictions().is_file():
         labui.calibration_section(run_id, store)
-    cells = runs_view.confusion_frame(report)
-    options = list(zip(cells["true"], cells["predicted"], strict=True))
-    counts = dict(zip(options, cells["count"], strict=True))
-
-    def _pick_cell():  # A click on the heatmap sets the cell picker below.
-        points = st.session_state[f"compare_cm_{run_id}"].selection.get("cell") or []
-        if points:
-            st.session_state[f"compare_cell_{run_id}"] = (points[0]["true"], points[0]["predicted"])
-
-    st.altair_chart(
-        charts.confusion_heatmap(cells), on_select=_pick_cell, key=f"compare_cm_{run_id}",
-        selection_mode="cell",
-    )  # fmt: skip
-    wrong = [o for o in options if o[0] != o[1] and counts[o]]
-    cell = st.selectbox(
-        "Images behind a cell (click the matrix or pick here)", options,
-        index=options.index(max(wrong, key=counts.get)) if wrong else 0,
-        format_func=lambda o: f"true {o[0]} → predicted {o[1]} ({counts[o]})",
-        key=f"compare_cell_{run_id}",
-    )  # fmt: skip
-    rows = confusion_cell(read_predictions_csv(predictions), *cell) if predictions.is_file() else []
-    shown = [(r["path"], r["predicted"], r["probabilities"][r["predicted"]]) for r in rows[:24]]
-    labui.image_grid(
-        [(labui.thumbnail(path), f"{pred} {p:.2f} · {Path(path).name}") for path, pred, p in shown]
-    )
-    if len(rows) > 24:
-        st.caption(f"…and {len(rows) - 24} more.")
-elif not record.is_active:
+    labui.mistakes_section(run_id, report, folder.predictions())
+elif not record.is_active and not folder.report().is_file():
     st.info(f"Run #{run_id} has no evaluation report ({record.status}).")
 
 st.subheader("Manage")

@@ -1,11 +1,11 @@
 """Data: choose the dataset, then see its health report and samples of each class."""
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
+import charts
 import labui
-from core import dataroots
+from core import dataroots, runs_view
 from core.paths import app_home
 
 st.title("Data")
@@ -73,54 +73,38 @@ ds = labui.dataset_or_stop(spec)
 
 report = labui.health(spec, str(app_home()), ds.fingerprint())
 st.divider()
-synthetic = " (synthetic)" if ds.synthetic and "synthetic" not in ds.name else ""
-st.subheader(ds.name + synthetic)
+st.subheader(ds.display_name)
 kind = "binary" if ds.is_binary else "multi-class"
-formats = ", ".join(f"{k} {v}" for k, v in report["formats"].items())
+formats = ", ".join(f"{k} {v}" for k, v in report.formats.items())
 st.caption(f"{ds.root} · {ds.num_classes} classes ({kind}) · formats: {formats}")
-counts = pd.DataFrame(
-    [(s, c, n) for s, per in report["counts"].items() for c, n in per.items()],
-    columns=["split", "class", "images"],
-)
+counts = runs_view.class_counts_frame(report)
 left, right = st.columns(2)
 left.dataframe(counts.pivot(index="class", columns="split", values="images"))
-right.altair_chart(
-    alt.Chart(counts)
-    .mark_bar()
-    .encode(x="images:Q", y=alt.Y("class:N", title=None), color="split:N", yOffset="split:N"),
-    key="data_counts_chart",
-)
+right.altair_chart(charts.class_counts(counts), key="data_counts_chart")
 
-for problem in report["problems"]:
-    (st.error if problem in report["blocking"] else st.warning)(problem)
-if not report["problems"]:
+for problem in report.problems:
+    (st.error if problem in report.blocking else st.warning)(problem)
+if not report.problems:
     st.success("No problems found: every image decodes, no leakage, balanced classes.")
-if report["undecodable"] or report["leaks"] or report["ignored"]:
+if report.undecodable or report.leaks or report.ignored:
     with st.expander("The files behind these problems"):
-        for path, reason in report["undecodable"] + report["ignored"]:
+        for path, reason in report.undecodable + report.ignored:
             st.text(f"{path}: {reason}")
-        if report["leaks"]:
-            st.dataframe(pd.DataFrame(report["leaks"]), hide_index=True)
+        if report.leaks:
+            st.dataframe(pd.DataFrame(report.leaks), hide_index=True)
 
-if report["sizes"]:
-    w, h = report["sizes"]["width"], report["sizes"]["height"]
+if report.sizes:
     sizes_text, sizes_chart = st.columns(2)
     sizes_text.markdown(
-        f"**Image sizes**: width {w['min']}–{w['max']} px (median {w['median']}), "
-        f"height {h['min']}–{h['max']} px (median {h['median']}). Every image is resized "
+        f"**Image sizes**: width {report.sizes.width.text(' px')}, height "
+        f"{report.sizes.height.text(' px')}. Every image is resized "
         "to the training size, so very different sizes and shapes change what the model sees."
     )
-    sides = pd.DataFrame(list(report["sizes"]["longer_side"].items()), columns=["side", "images"])
-    sizes_chart.altair_chart(
-        alt.Chart(sides, title="longer side")
-        .mark_bar()
-        .encode(x="images:Q", y=alt.Y("side:N", sort=None, title=None))
-        .properties(height=alt.Step(22)),
-        key="data_sizes_chart",
-    )
+    sides = runs_view.longer_side_frame(report.sizes)
+    sizes_chart.altair_chart(charts.longer_sides(sides), key="data_sizes_chart")
 
 st.markdown("**Samples**")
-for index, name in enumerate(ds.class_names):
-    paths = [s.path for s in ds.splits["train"] if s.label == index][:6]
+for name in ds.class_names:
+    paths = [s.path for s in ds.class_samples("train", name)][:6]
     st.caption(name)
     labui.image_grid([(labui.thumbnail(p), "") for p in paths])

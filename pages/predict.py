@@ -44,9 +44,7 @@ if ds is not None:
         index=None, key="predict_class",
     )  # fmt: skip
 if sample_class is not None:
-    paths = [
-        s.path for s in ds.splits["validation"] if s.label == ds.class_names.index(sample_class)
-    ]
+    paths = [s.path for s in ds.class_samples("validation", sample_class)]
     which = st.number_input("Which one", 1, len(paths), 1, key="predict_which")
     images.append(paths[which - 1])
 

@@ -6,10 +6,8 @@ import streamlit as st
 
 import charts
 import labui
-from core import estimate, runner, runs_view
-from core.backbones import BACKBONES, choice_label, default_backbone, weights_status
+from core import runner, runs_view
 from core.errors import LabError
-from core.top_runs import compatible_top_runs
 from core.train_config import METHODS, OPTIMIZERS, TrainConfig
 
 st.title("Train")
@@ -53,17 +51,7 @@ if method == "scratch":
         "L2 weight decay", 0.0, 1.0, defaults.l2, format="%.4f", key="train_l2"
     )
 else:
-    names, size = list(BACKBONES), values["image_size"]
-    values["backbone"] = col3.selectbox(
-        "Pretrained network", names, names.index(default_backbone(size)),
-        format_func=lambda b: choice_label(b, size), key="train_backbone" + k,
-    )  # fmt: skip
-    ok, where = weights_status(values["backbone"], size, remedy="tick 'Use random weights instead'")
-    if ok:  # the file's path is in the tooltip: a long path would break mid-word
-        found = "downloaded on first use" if where.startswith("downloadable") else "present"
-        col3.caption(f"ImageNet weights: {found}", help=where)
-    else:
-        col3.warning(where)
+    values["backbone"], ok = labui.backbone_picker(col3, values["image_size"], key=k)
     random_weights = col3.checkbox("Use random weights instead", key="train_random" + k)
     values["pretrained"] = not random_weights
 if method == "bottleneck":  # columns 1 and 2 are shorter: the network's column is full
@@ -73,17 +61,7 @@ if method == "bottleneck":  # columns 1 and 2 are shorter: the network's column 
     )
 if method == "finetune":
     wanted = dataclasses.replace(defaults, **values)
-    tops = {r.id: r for r in compatible_top_runs(store.list_runs(), wanted, ds.class_names)}
-    values["top_run"] = col3.selectbox(
-        "Top model from run", [*tops, None], key="train_top",
-        format_func=lambda i: "none: train one first (stage 1)" if i is None
-        else runs_view.run_title(tops[i]),
-        help="Finished bottleneck runs with this network, image size, weights and classes.",
-    )  # fmt: skip
-    values["unfreeze_blocks"] = col1.number_input(
-        "Blocks to unfreeze", 1, 5, 1, key="train_unfreeze"
-    )
-    values["train_batchnorm"] = col2.checkbox("Train BatchNorm parameters", key="train_bn")
+    values.update(labui.finetune_settings(col1, col2, col3, wanted, store, ds.class_names))
 with st.expander("More options"):
     values["seed"] = st.number_input("Seed", 0, 2**31 - 1, defaults.seed, key="train_seed")
     values["checkpoint_best"] = st.checkbox("Keep the best epoch's weights", key="train_best")
@@ -93,26 +71,13 @@ with st.expander("More options"):
 
 augment = labui.active_augment()
 values["augment"] = augment if augment is not None else defaults.augment
-source = (
-    "chosen on the Augment page" if augment is not None else "the blog's default for this method"
-)
-st.caption(f"Augmentation: {labui.describe_augment(values['augment'])} ({source}).")
+st.caption(labui.augment_caption(values["augment"], chosen=augment is not None))
 config = dataclasses.replace(defaults, data=spec, **values)
 if config.uses_backbone and not (ok or random_weights):
     st.info("Pick a network whose weights are present, or tick 'Use random weights instead'.")
     st.stop()
 
-guess = estimate.from_history(store.list_runs(), method, config.backbone, spec, config.image_size)
-if guess is None and not labui.measured(config):
-    if st.button("Estimate time per epoch", key="train_measure"):
-        with st.spinner("Timing a few training steps…"):
-            labui.measure_epoch(config, ds.num_classes, n_train, n_val)
-guess = guess or labui.measured(config)
-if guess is not None:
-    once = f" + {labui.format_seconds(guess.once_seconds)} once" if guess.once_seconds else ""
-    st.caption(
-        f"≈ {labui.format_seconds(guess.seconds_per_epoch)} per epoch{once} ({guess.basis})."
-    )
+labui.epoch_estimate(config, store, ds.num_classes, n_train, n_val)
 
 start, stop_slot = st.columns([1, 4])
 if start.button("Start", type="primary", key="train_start"):

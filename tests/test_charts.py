@@ -35,3 +35,15 @@ def test_batch_loss_and_accuracy_have_separate_axes():
     spec = charts.batch_curves(batch_frame(batches)).to_dict()
     assert spec["facet"]["column"]["field"] == "metric"
     assert spec["resolve"]["scale"]["y"] == "independent"
+
+
+def test_data_page_charts_show_counts_per_split_and_sides_in_bucket_order():
+    counts = pd.DataFrame(
+        [("train", "cats", 6), ("validation", "cats", 3)], columns=["split", "class", "images"]
+    )
+    spec = charts.class_counts(counts).to_dict()["encoding"]
+    assert spec["yOffset"]["field"] == spec["color"]["field"] == "split"  # bars side by side
+    sides = pd.DataFrame([("< 64 px", 3), ("64–127 px", 5)], columns=["side", "images"])
+    chart = charts.longer_sides(sides).to_dict()
+    assert chart["encoding"]["y"]["sort"] is None  # buckets stay small to large
+    assert chart["title"] == "longer side"

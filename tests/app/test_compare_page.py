@@ -198,3 +198,20 @@ def test_calibration_diagram_and_temperature_on_request(tmp_path, make_run):
     assert load_temperature(store.run_dir(b)) > 1  # an over-confident model is softened
     again = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert any("fitted temperature" in m.value for m in again.markdown)
+
+
+def test_accuracy_sentence_from_the_report_and_a_broken_report_in_one_line(tmp_path):
+    store = RunStore()
+    good = _finished_run(store, tmp_path, "good", [0, 1, 1, 1])
+    broken = _finished_run(store, tmp_path, "broken", [0, 0, 1, 1])
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.selectbox(key="compare_run").set_value(good).run()
+    record = store.get(good)
+    sentence = f"Validation accuracy **0.750** (95% interval {record.summary.val_ci_low:.3f}"
+    assert any(m.value.startswith(sentence) for m in at.markdown)
+    (store.run_dir(broken) / "report.json").write_text("{not json")
+    at.selectbox(key="compare_run").set_value(broken).run()
+    assert not at.exception
+    about_report = [e.value for e in at.error if "report.json" in e.value]
+    assert len(about_report) == 1 and "is not a readable evaluation report" in about_report[0]
+    assert not at.info and at.button(key="compare_rename")  # the rest of the page is there

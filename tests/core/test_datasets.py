@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from core.datasets import load_dataset, resolve_dataset
+from core.datasets import display_name, load_dataset, resolve_dataset
 from core.errors import DatasetError
 from tests.core.image_factory import make_image_folder, write_bad_file
 
@@ -166,3 +166,17 @@ def test_start_up_modules_do_not_import_tensorflow():
         [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_class_samples_and_display_name(tmp_path):
+    ds = load_dataset(make_image_folder(tmp_path / "pets", BLOG))
+    dogs = ds.class_samples("validation", "dogs")
+    assert len(dogs) == 3 and all(Path(s.path).parent.name == "dogs" for s in dogs)
+    assert [s.path for s in ds.class_samples("train", "cats")] == [
+        s.path for s in ds.splits["train"] if s.label == 0
+    ]
+    with pytest.raises(ValueError):
+        ds.class_samples("train", "birds")
+    assert ds.display_name == "pets"  # real data is not marked
+    assert display_name("shapes", synthetic=True) == "shapes (synthetic)"
+    assert display_name("shapes (synthetic)", synthetic=True) == "shapes (synthetic)"  # once

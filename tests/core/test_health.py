@@ -8,7 +8,7 @@ from PIL import Image, ImageEnhance
 
 from core.datasets import load_dataset
 from core.demo import demo_dataset
-from core.health import health_report
+from core.health import Conflict, SideStats, health_report
 from tests.core.image_factory import (
     READABLE_KINDS,
     UNREADABLE_KINDS,
@@ -26,8 +26,10 @@ def test_clean_dataset(tmp_path):
     assert report.counts == {"train": {"cats": 6, "dogs": 6}, "validation": {"cats": 3, "dogs": 3}}
     assert report.totals() == {"train": 12, "validation": 6}
     assert report.formats == {"JPEG": 18} and report.modes == {"RGB": 18}
-    assert report.sizes["width"] == {"min": 40, "median": 40, "max": 40}
-    assert report.sizes["longer_side"] == {"< 64 px": 18}
+    assert report.sizes.width == SideStats(min=40, median=40, max=40)
+    assert report.sizes.longer_side == {"< 64 px": 18}
+    assert report.sizes.width.text(" px") == "40–40 px (median 40)"
+    assert report.to_dict()["sizes"]["width"] == {"min": 40, "median": 40, "max": 40}  # JSON
     assert report.imbalance == {"train": 1.0, "validation": 1.0}
     assert not report.duplicates and not report.leaks
     assert "Usable for training." in report.to_text()
@@ -65,7 +67,7 @@ def test_exact_duplicates_and_leakage(tmp_path):
     near.save(root / "validation" / "cats" / "near.png")
     report = health_report(load_dataset(root))
     assert report.duplicates == [sorted([str(train_cat), str(root / "train/cats/copy.jpg")])]
-    leaked = {(leak["train"].rsplit("/", 1)[1], leak["other"]) for leak in report.leaks}
+    leaked = {(leak.train.rsplit("/", 1)[1], leak.other) for leak in report.leaks}
     assert leaked == {
         ("cats_000.jpg", str(root / "validation/cats/near.png")),
         ("copy.jpg", str(root / "validation/cats/near.png")),
@@ -137,7 +139,7 @@ def test_the_same_picture_under_two_classes_is_a_label_conflict(tmp_path):
     report = health_report(load_dataset(root))
     paths = sorted(str(p) for p in (cat, root / "train/dogs/mislabelled.jpg",
                                     root / "train/cats/same_class_copy.jpg"))  # fmt: skip
-    assert report.conflicts == [{"classes": ["cats", "dogs"], "paths": paths}]
+    assert report.conflicts == [Conflict(classes=["cats", "dogs"], paths=paths)]
     (sentence,) = [p for p in report.problems if "Label conflict" in p]
     assert "filed under 'cats' and 'dogs'" in sentence and "mislabelled.jpg" in sentence
     assert not any("exact copies" in p for p in report.problems)  # a conflict, not a copy
@@ -154,3 +156,19 @@ def test_dot_files_are_listed_under_ignored_with_a_reason(tmp_path):
                                           "ignored")]  # fmt: skip
     assert "._cats_000.jpg: a hidden file" in report.to_text()
     assert any("1 file(s) or folder(s) are not images" in p for p in report.problems)
+
+
+def test_report_is_typed_and_names_synthetic_data(tmp_path):
+    """Pages read the report's attributes; the demo is named as synthetic once."""
+    report = health_report(demo_dataset())
+    assert report.display_name == demo_dataset().display_name
+    assert report.display_name.count("synthetic") == 1
+    assert report.sizes is not None and sum(report.sizes.longer_side.values()) == sum(
+        report.totals().values()
+    )
+    root = make_image_folder(tmp_path / "bad", LAYOUT)
+    for path in root.rglob("*.jpg"):
+        write_bad_file(path, "corrupt")
+    nothing = health_report(load_dataset(root))
+    assert nothing.sizes is None and not nothing.usable  # no image decodes: no sizes
+    assert json.loads(json.dumps(nothing.to_dict()))["sizes"] == {}

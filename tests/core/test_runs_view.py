@@ -4,6 +4,8 @@ import pandas as pd
 import pytest
 
 from core import runs_view
+from core.health import health_report
+from core.metrics import EvalReport
 from core.predict import Prediction
 from core.store import RunStore
 
@@ -45,7 +47,7 @@ def test_epoch_frame_is_long_form_by_metric_and_split():
 
 
 def test_confusion_and_prediction_frames():
-    report = {"class_names": ["a", "b"], "confusion": [[3, 1], [0, 4]]}
+    report = EvalReport(8, 0.875, 0.5, 0.97, None, ["a", "b"], [[3, 1], [0, 4]])
     cells = runs_view.confusion_frame(report)
     assert cells.query("true == 'a' and predicted == 'b'")["count"].item() == 1
     good = Prediction("x.png", ["a", "b"], [0.25, 0.75], "b", 0.75)
@@ -150,3 +152,37 @@ def test_lab_vs_blog_table_reads_the_measured_rows():
     first = table[table["method"] == rows[0].method].iloc[0]
     assert first["this lab"] == f"{rows[0].val_accuracy:.3f}"
     assert table["this lab"].isna().sum() == 2
+
+
+def test_one_accuracy_sentence_for_summaries_and_reports():
+    store = RunStore()
+    record = _run(store, val_accuracy=0.8833, val_ci_low=0.814, val_ci_high=0.929, val_n=120)
+    expected = "Validation accuracy 0.883 (95% interval 0.814–0.929, n = 120)"
+    assert runs_view.accuracy_sentence(record.summary) == expected
+    report = EvalReport(120, 0.8833, 0.814, 0.929, 0.3, ["a", "b"], [[60, 0], [14, 46]])
+    assert runs_view.accuracy_sentence(report) == expected  # the same words from the report
+    assert runs_view.accuracy_sentence(report, bold=True).startswith(
+        "Validation accuracy **0.883**"
+    )
+    assert runs_view.accuracy_sentence(_run(store, val_accuracy=0.9).summary) is None  # no CI
+
+
+def test_spec_label_names_a_dataset_as_run_labels_do():
+    assert runs_view.spec_label("demo") == runs_view.DEMO_LABEL == "demo (synthetic)"
+    assert runs_view.spec_label("/data/cats_vs_dogs/") == "cats_vs_dogs"
+    assert runs_view.spec_label("/data/flowers5/train") == "flowers5"  # opened at its split
+    record = _run(RunStore(), dataset="/data/flowers5/train")
+    assert runs_view.dataset_label(record) == runs_view.spec_label(record.dataset)
+
+
+def test_health_frames(tmp_path):
+    from core.datasets import load_dataset
+    from tests.core.image_factory import make_image_folder
+
+    layout = {"train": {"cats": 4, "dogs": 2}, "validation": {"cats": 1, "dogs": 1}}
+    report = health_report(load_dataset(make_image_folder(tmp_path / "pets", layout)))
+    counts = runs_view.class_counts_frame(report)
+    assert list(counts.columns) == ["split", "class", "images"]
+    assert counts.query("split == 'train' and `class` == 'dogs'")["images"].item() == 2
+    sides = runs_view.longer_side_frame(report.sizes)
+    assert sides["images"].sum() == 8 and list(sides.columns) == ["side", "images"]
