@@ -197,7 +197,9 @@ def _compact(folder, name, tmp_path, images, keep):
     kept_path = folder / f"{name}.{os.getpid()}.kept{_TMP_MARK}.npy"
     from numpy.lib.format import open_memmap
 
-    kept = open_memmap(kept_path, mode="w+", dtype=np.uint8, shape=(int(keep.sum()), *images.shape[1:]))
+    kept = open_memmap(
+        kept_path, mode="w+", dtype=np.uint8, shape=(int(keep.sum()), *images.shape[1:])
+    )
     rows = np.flatnonzero(keep)
     for start in range(0, len(rows), 256):  # in chunks: never the whole split in memory
         kept[start : start + 256] = images[rows[start : start + 256]]

@@ -178,9 +178,7 @@ def test_prune_keeps_the_cache_within_its_disk_budget(dataset, monkeypatch):
 def test_not_enough_disk_space_is_a_clear_error(dataset, monkeypatch):
     monkeypatch.setenv("LDL_MEMORY_BUDGET_MB", "0")
     usage = disk_cache.shutil.disk_usage(disk_cache.cache_dir())
-    monkeypatch.setattr(
-        disk_cache.shutil, "disk_usage", lambda _p: usage._replace(free=2**20)
-    )
+    monkeypatch.setattr(disk_cache.shutil, "disk_usage", lambda _p: usage._replace(free=2**20))
     with pytest.raises(DatasetError, match="Not enough disk space"):
         pipeline.load_split(dataset, "train", 24)
 
