@@ -237,7 +237,26 @@ def _apply_layer(spec: tuple, seed: int, images):
         _DRAWS[key] = transformation
         while len(_DRAWS) > _DRAWS_LIMIT:
             _DRAWS.popitem(last=False)
+    if spec[1] == "RandomFlip" and layer.data_format == "channels_last":
+        return _flip_in_numpy(images, transformation["flips"], layer.mode)
+    if isinstance(images, np.ndarray):  # after a flip in numpy
+        images = layer.backend.convert_to_tensor(images)
     return layer.transform_images(images, transformation=transformation, training=True)
+
+
+def _flip_in_numpy(images, flips, mode: str) -> np.ndarray:
+    """`RandomFlip._flip_inputs` in numpy (moving pixels only, so exactly the same):
+    the images drawn to flip are mirrored on the mode's axes, together."""
+    images = np.asarray(images)
+    chosen = np.asarray(flips).reshape(-1)
+    axes = ()
+    if mode in ("horizontal", "horizontal_and_vertical"):
+        axes += (2,)
+    if mode in ("vertical", "horizontal_and_vertical"):
+        axes += (1,)
+    out = images.copy()
+    out[chosen] = np.flip(images[chosen], axis=axes)
+    return out
 
 
 def save_previews(

@@ -79,3 +79,18 @@ def test_another_image_is_not_served_from_the_cache(image):
     shown = augment.preview(other, config, n=2, seed=0)
     assert not np.array_equal(first[0], shown[0])
     np.testing.assert_array_equal(np.stack(shown), _trained(other, config, 2, 0))
+
+
+@pytest.mark.parametrize(
+    "flips",
+    [
+        {"horizontal_flip": True},
+        {"vertical_flip": True},
+        {"horizontal_flip": True, "vertical_flip": True},
+    ],
+)
+def test_flips_done_in_numpy_match_the_layer(image, flips):
+    for config in (AugmentConfig(**flips), AugmentConfig(zoom=0.1, contrast=0.2, **flips)):
+        for seed in (0, 1):
+            shown = np.stack(augment.preview(image, config, n=8, seed=seed))
+            np.testing.assert_array_equal(shown, _trained(image, config, 8, seed))
