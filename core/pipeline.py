@@ -5,8 +5,8 @@ GIL) into one uint8 array, memoised in this process: the same split feeds many
 runs. A split larger than the memory budget (`core.disk_cache.memory_budget_bytes`)
 is decoded into a memory-mapped file of the disk cache instead, reused by later
 processes. `make_tf_dataset` turns either array into shuffled, batched, prefetched
-`tf.data` epochs of `(float32 images in [0, 255], int32 labels)`, reading a
-memory-mapped split batch by batch.
+`tf.data` epochs of `(float32 images in [0, 255], int32 labels)`, reading the
+array batch by batch.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def make_tf_dataset(
 
     if len(decoded) == 0:
         raise DatasetError("No decodable images to train or evaluate on.")
-    gather = _disk_gather(decoded) if decoded.on_disk else _memory_gather(decoded)
+    gather = _gather(decoded)  # one read per batch, instead of slicing every image
 
     ds = tf.data.Dataset.range(len(decoded))
     if shuffle:
@@ -163,22 +163,13 @@ def make_tf_dataset(
     return ds.prefetch(2)
 
 
-def _memory_gather(decoded: DecodedSplit):
-    import tensorflow as tf
+def _gather(decoded: DecodedSplit):
+    """Reads each batch's rows straight from the split's array, in memory or memory-mapped.
 
-    images = tf.constant(decoded.images)
-    labels = tf.constant(decoded.labels, dtype=tf.int32)
-
-    def gather(indices):
-        # One gather per batch, instead of slicing and re-batching every image.
-        return tf.cast(tf.gather(images, indices), tf.float32), tf.gather(labels, indices)
-
-    return gather
-
-
-def _disk_gather(decoded: DecodedSplit):
-    """Reads each batch's rows from the memory-mapped split: the same batches as in
-    memory, with only the batches in flight held in memory."""
+    Never a copy of the whole split: a `tf.constant` of it held two more copies at
+    its peak (three times the split: bench/large_data.py), and a memory-mapped split
+    must stay on disk. Only the batches in flight are in memory.
+    """
     import tensorflow as tf
 
     labels = tf.constant(decoded.labels, dtype=tf.int32)
