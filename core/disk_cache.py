@@ -231,7 +231,8 @@ def prune(keep_free: int = 0) -> list[Path]:
     for name, _used, size in entries:
         if total <= limit:
             break
-        for suffix in (".json", ".npy", ".lock"):
+        # Its lock file stays (empty): removing it could let two writers in at once.
+        for suffix in (".json", ".npy"):
             path = folder / f"{name}{suffix}"
             if path.exists():
                 path.unlink(missing_ok=True)
