@@ -186,9 +186,9 @@ def preview(image: np.ndarray, config: AugmentConfig, n: int = 9, seed: int = 0)
 
 
 # Recent layer outputs, keyed by (image digest, n, seed, the stack's first layers):
-# a few batches of 9 variants (2.4 MB each at 150 px).
+# float32 batches (2.4 MB for 9 variants at 150 px), the newest kept within the limit.
 _PREFIX_OUTPUTS: OrderedDict = OrderedDict()
-_PREFIX_LIMIT = 16
+_PREFIX_BYTES_LIMIT = 64 * 2**20
 # Recent random draws, keyed by (layer spec, seed, batch shape); small tensors.
 _DRAWS: OrderedDict = OrderedDict()
 _DRAWS_LIMIT = 256
@@ -212,8 +212,12 @@ def _longest_cached_prefix(start: tuple, specs: tuple):
 
 def _remember_prefix(key: tuple, out) -> None:
     _PREFIX_OUTPUTS[key] = out
-    while len(_PREFIX_OUTPUTS) > _PREFIX_LIMIT:
+    while len(_PREFIX_OUTPUTS) > 1 and _prefix_bytes() > _PREFIX_BYTES_LIMIT:
         _PREFIX_OUTPUTS.popitem(last=False)
+
+
+def _prefix_bytes() -> int:
+    return sum(4 * math.prod(out.shape) for out in _PREFIX_OUTPUTS.values())
 
 
 def _batch_of_copies(image: np.ndarray, n: int):

@@ -94,3 +94,12 @@ def test_flips_done_in_numpy_match_the_layer(image, flips):
         for seed in (0, 1):
             shown = np.stack(augment.preview(image, config, n=8, seed=seed))
             np.testing.assert_array_equal(shown, _trained(image, config, 8, seed))
+
+
+def test_reused_outputs_stay_within_their_memory_limit(image, monkeypatch):
+    monkeypatch.setattr(augment, "_PREFIX_BYTES_LIMIT", 3 * 4 * image.size * 4)
+    config = AugmentConfig(rotation_degrees=30.0, zoom=0.2)
+    for seed in range(4):
+        augment.preview(image, config, n=4, seed=seed)
+    assert 0 < augment._prefix_bytes() <= augment._PREFIX_BYTES_LIMIT
+    assert len(augment._PREFIX_OUTPUTS) == 3
