@@ -178,6 +178,7 @@ def commit(key: tuple, tmp_path: Path, images: np.memmap, keep: np.ndarray, meta
         tmp_path, images = _compact(folder, name, tmp_path, images, keep)
     images.flush()
     shape = list(images.shape)
+    (folder / f"{name}.json").unlink(missing_ok=True)  # a stale one must not pair with it
     os.replace(tmp_path, folder / f"{name}.npy")
     meta_tmp = folder / f"{name}.{os.getpid()}{_TMP_MARK}.json"
     meta_tmp.write_text(json.dumps({"format": FORMAT, "shape": shape, **meta}))
