@@ -2,8 +2,11 @@
 
 `load_split` decodes a split with Pillow on a thread pool (decoding releases the
 GIL) into one uint8 array, memoised in this process: the same split feeds many
-runs. `make_tf_dataset` turns that array into shuffled, batched, prefetched
-`tf.data` epochs of `(float32 images in [0, 255], int32 labels)`.
+runs. A split larger than the memory budget (`core.disk_cache.memory_budget_bytes`)
+is decoded into a memory-mapped file of the disk cache instead, reused by later
+processes. `make_tf_dataset` turns either array into shuffled, batched, prefetched
+`tf.data` epochs of `(float32 images in [0, 255], int32 labels)`, reading the
+array batch by batch.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core import disk_cache
 from core.datasets import Dataset
 from core.errors import DatasetError, ImageError
 from core.imaging import RESIZE_MODES, load_square
 
-# Decoded splits kept in memory; 2800 images at 150 px take 190 MB.
+# Decoded splits kept in memory (memory-mapped ones cost nothing here); 2800 images at
+# 150 px take 190 MB.
 CACHE_BUDGET_BYTES = 1536 * 2**20
 
 _cache: OrderedDict[tuple, DecodedSplit] = OrderedDict()
@@ -33,7 +38,8 @@ class DecodedSplit:
     """One split decoded and resized, with labels aligned to file paths.
 
     Attributes:
-        images: `(n, size, size, 3)` uint8 array.
+        images: `(n, size, size, 3)` uint8 array; a read-only `np.memmap` when the
+            split is served from the disk cache.
         labels: `(n,)` int32 class indices.
         paths: the `n` source files, in the same order as `images` and `labels`.
         skipped: `(path, reason)` for files that could not be decoded.
@@ -48,6 +54,15 @@ class DecodedSplit:
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    @property
+    def on_disk(self) -> bool:
+        """Whether the images are memory-mapped from the disk cache."""
+        return isinstance(self.images, np.memmap)
+
+    def memory_bytes(self) -> int:
+        """The bytes this split holds in memory (none when memory-mapped)."""
+        return 0 if self.on_disk else self.images.nbytes
 
 
 def load_split(
@@ -68,10 +83,14 @@ def load_split(
 
     Returns:
         The `DecodedSplit`; the same object on a repeated call with the same
-        dataset contents and arguments. Treat its arrays as read-only.
+        dataset contents and arguments. Treat its arrays as read-only. When the
+        split's decoded size is above `disk_cache.memory_budget_bytes()`, its images
+        are memory-mapped from the disk cache: the same images, order, labels and
+        skipped files as in memory.
 
     Raises:
-        DatasetError: the split does not exist or none of its images decodes.
+        DatasetError: the split does not exist, none of its images decodes, or the
+            disk has no room for a split above the memory budget.
         ValueError: an unknown resize mode or a non-positive size.
     """
     if resize_mode not in RESIZE_MODES:
@@ -85,7 +104,12 @@ def load_split(
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    decoded = _decode(dataset, split, int(image_size), resize_mode, progress)
+    size = int(image_size)
+    decoded_bytes = len(dataset.splits[split]) * size * size * 3
+    if decoded_bytes > disk_cache.memory_budget_bytes():
+        decoded = _load_on_disk(key, dataset, split, size, resize_mode, progress)
+    else:
+        decoded = _decode(dataset, split, size, resize_mode, progress)
     _remember(key, decoded)
     return decoded
 
@@ -128,12 +152,7 @@ def make_tf_dataset(
 
     if len(decoded) == 0:
         raise DatasetError("No decodable images to train or evaluate on.")
-    images = tf.constant(decoded.images)
-    labels = tf.constant(decoded.labels, dtype=tf.int32)
-
-    def gather(indices):
-        # One gather per batch, instead of slicing and re-batching every image.
-        return tf.cast(tf.gather(images, indices), tf.float32), tf.gather(labels, indices)
+    gather = _gather(decoded)  # one read per batch, instead of slicing every image
 
     ds = tf.data.Dataset.range(len(decoded))
     if shuffle:
@@ -149,6 +168,29 @@ def make_tf_dataset(
     # from the model's own step.
     ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=1)
     return ds.prefetch(2)
+
+
+def _gather(decoded: DecodedSplit):
+    """Reads each batch's rows straight from the split's array, in memory or memory-mapped.
+
+    Never a copy of the whole split: a `tf.constant` of it held two more copies at
+    its peak (three times the split: bench/large_data.py), and a memory-mapped split
+    must stay on disk. Only the batches in flight are in memory.
+    """
+    import tensorflow as tf
+
+    labels = tf.constant(decoded.labels, dtype=tf.int32)
+    shape = decoded.images.shape[1:]
+
+    def read(indices):
+        return decoded.images[indices]
+
+    def gather(indices):
+        batch = tf.numpy_function(read, [indices], tf.uint8, stateful=False)
+        batch.set_shape((None, *shape))
+        return tf.cast(batch, tf.float32), tf.gather(labels, indices)
+
+    return gather
 
 
 def clear_cache() -> None:
@@ -174,14 +216,58 @@ def _decode(dataset, split, size, mode, progress) -> DecodedSplit:
     )
 
 
-def decode_samples(samples: list, size: int, mode: str, progress=None):
+def _load_on_disk(key, dataset, split, size, mode, progress) -> DecodedSplit:
+    """The split from the disk cache, decoded into it first unless already complete."""
+    from core.tempdirs import file_lock
+
+    # One writer per entry across processes; the others wait, then reuse its files.
+    with file_lock(disk_cache.lock_path(key)):
+        entry = disk_cache.load(key)
+        if entry is None:
+            entry = _decode_to_disk(key, dataset, split, size, mode, progress)
+        elif progress:
+            progress(len(dataset.splits[split]), len(dataset.splits[split]))
+    return DecodedSplit(
+        images=entry.images,
+        labels=entry.labels,
+        paths=entry.paths,
+        skipped=entry.skipped,
+        class_names=entry.class_names,
+    )
+
+
+def _decode_to_disk(key, dataset, split, size, mode, progress) -> disk_cache.Entry:
+    samples = dataset.splits[split]
+    tmp_path, target = disk_cache.create(key, (len(samples), size, size, 3))
+    try:
+        _images, ok, skipped = decode_samples(samples, size, mode, progress, out=target)
+        if not ok.any():
+            raise DatasetError(f"None of the {len(samples)} images in the {split} split decodes.")
+        kept = [s for s, good in zip(samples, ok, strict=True) if good]
+        meta = {
+            "labels": [int(s.label) for s in kept],
+            "paths": [s.path for s in kept],
+            "skipped": [list(item) for item in skipped],
+            "class_names": list(dataset.class_names),
+        }
+        return disk_cache.commit(key, tmp_path, target, ok, meta)
+    except BaseException:
+        disk_cache.discard(tmp_path)
+        raise
+
+
+def decode_samples(samples: list, size: int, mode: str, progress=None, out=None):
     """Decodes and resizes `Sample`s on a thread pool (decoding releases the GIL).
+
+    Args:
+        out: optional zeroed `(n, size, size, 3)` uint8 array (a memmap of the disk
+            cache) to decode into instead of a new array.
 
     Returns:
         `(images, ok, skipped)`: a `(n, size, size, 3)` uint8 array (zeros where a file
         failed), a boolean mask of the files that decoded, and `(path, reason)` of the rest.
     """
-    images = np.zeros((len(samples), size, size, 3), dtype=np.uint8)
+    images = np.zeros((len(samples), size, size, 3), dtype=np.uint8) if out is None else out
     ok = np.zeros(len(samples), dtype=bool)
     skipped = []
     done = 0
@@ -209,7 +295,7 @@ def decode_samples(samples: list, size: int, mode: str, progress=None):
 def _remember(key: tuple, decoded: DecodedSplit) -> None:
     with _cache_lock:
         _cache[key] = decoded
-        while len(_cache) > 1 and sum(d.images.nbytes for d in _cache.values()) > (
+        while len(_cache) > 1 and sum(d.memory_bytes() for d in _cache.values()) > (
             CACHE_BUDGET_BYTES
         ):
             _cache.popitem(last=False)
