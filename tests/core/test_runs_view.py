@@ -154,9 +154,8 @@ def test_lab_vs_blog_table_reads_the_measured_rows():
     assert table["this lab"].isna().sum() == 2
 
 
-def test_one_accuracy_sentence_for_summaries_and_reports():
-    store = RunStore()
-    record = _run(store, val_accuracy=0.8833, val_ci_low=0.814, val_ci_high=0.929, val_n=120)
+def test_one_accuracy_sentence_for_summaries_and_reports(run):
+    record = run(val_accuracy=0.8833, val_ci_low=0.814, val_ci_high=0.929, val_n=120)
     expected = "Validation accuracy 0.883 (95% interval 0.814–0.929, n = 120)"
     assert runs_view.accuracy_sentence(record.summary) == expected
     report = EvalReport(120, 0.8833, 0.814, 0.929, 0.3, ["a", "b"], [[60, 0], [14, 46]])
@@ -164,14 +163,14 @@ def test_one_accuracy_sentence_for_summaries_and_reports():
     assert runs_view.accuracy_sentence(report, bold=True).startswith(
         "Validation accuracy **0.883**"
     )
-    assert runs_view.accuracy_sentence(_run(store, val_accuracy=0.9).summary) is None  # no CI
+    assert runs_view.accuracy_sentence(run(val_accuracy=0.9).summary) is None  # no CI
 
 
-def test_spec_label_names_a_dataset_as_run_labels_do():
+def test_spec_label_names_a_dataset_as_run_labels_do(run, tmp_path):
     assert runs_view.spec_label("demo") == runs_view.DEMO_LABEL == "demo (synthetic)"
     assert runs_view.spec_label("/data/cats_vs_dogs/") == "cats_vs_dogs"
     assert runs_view.spec_label("/data/flowers5/train") == "flowers5"  # opened at its split
-    record = _run(RunStore(), dataset="/data/flowers5/train")
+    record = run(dataset=str(_flowers_train(tmp_path)))
     assert runs_view.dataset_label(record) == runs_view.spec_label(record.dataset)
 
 
@@ -186,3 +185,13 @@ def test_health_frames(tmp_path):
     assert counts.query("split == 'train' and `class` == 'dogs'")["images"].item() == 2
     sides = runs_view.longer_side_frame(report.sizes)
     assert sides["images"].sum() == 8 and list(sides.columns) == ["side", "images"]
+
+
+def _flowers_train(tmp_path):
+    """A generated dataset opened at its train split (as a user may pick it)."""
+    from tests.core.image_factory import make_image_folder
+
+    root = make_image_folder(
+        tmp_path / "flowers5", {"train": {"a": 3, "b": 3}, "validation": {"a": 1, "b": 1}}
+    )
+    return root / "train"
