@@ -76,6 +76,18 @@ METHODS = {
     ),
 }
 
+# The Train page's choices: the blog's methods, then the lab's own (issue 10).
+TRAIN_METHODS = {
+    **METHODS,
+    "improved": (
+        "Improved small CNN",
+        "Not in the blog: a small residual network with separable convolutions, batch "
+        "normalization and global average pooling, trained from scratch at 128 px with "
+        "stronger augmentation (rotation, shifts, zoom, flips, contrast), label smoothing and "
+        "AdamW on a cosine learning-rate schedule with warm-up.",
+    ),
+}
+
 
 def _restore() -> None:
     """A new session (reload, new tab, restarted server) starts on the remembered choices."""

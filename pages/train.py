@@ -23,10 +23,11 @@ st.markdown(
 )
 
 method = st.radio(
-    "Method", list(labui.METHODS), format_func=lambda m: labui.METHODS[m][0], horizontal=True,
+    "Method", list(labui.TRAIN_METHODS), format_func=lambda m: labui.TRAIN_METHODS[m][0],
+    horizontal=True,
     key="train_method",
 )  # fmt: skip
-st.caption(labui.METHODS[method][1])
+st.caption(labui.TRAIN_METHODS[method][1])
 defaults = TrainConfig.defaults(method)
 k = f"_{method}"  # per-method keys: switching method brings back that method's defaults
 values, ok, random_weights = {}, True, False
@@ -52,7 +53,7 @@ if method == "scratch":
     values["l2"] = col3.number_input(
         "L2 weight decay", 0.0, 1.0, defaults.l2, format="%.4f", key="train_l2"
     )
-else:
+elif defaults.uses_backbone:
     names, size = list(BACKBONES), values["image_size"]
     values["backbone"] = col3.selectbox(
         "Pretrained network", names, names.index(default_backbone(size)),
