@@ -81,8 +81,8 @@ TRAIN_METHODS = {
     **METHODS,
     "improved": (
         "Improved small CNN",
-        "Not in the blog: a small residual network with separable convolutions, batch "
-        "normalization and global average pooling, trained from scratch at 128 px with "
+        "Not in the blog: a small convolutional network with batch normalization after every "
+        "convolution and global average pooling, trained from scratch at 128 px with "
         "stronger augmentation (rotation, shifts, zoom, flips, contrast), label smoothing and "
         "AdamW on a cosine learning-rate schedule with warm-up.",
     ),

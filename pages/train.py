@@ -94,9 +94,7 @@ with st.expander("More options"):
 
 augment = labui.active_augment()
 values["augment"] = augment if augment is not None else defaults.augment
-source = (
-    "chosen on the Augment page" if augment is not None else "the blog's default for this method"
-)
+source = "chosen on the Augment page" if augment is not None else "this method's default"
 st.caption(f"Augmentation: {labui.describe_augment(values['augment'])} ({source}).")
 config = dataclasses.replace(defaults, data=spec, **values)
 if config.uses_backbone and not (ok or random_weights):

@@ -103,21 +103,20 @@ def test_saved_model_round_trip_keeps_preprocessing(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
 
-def test_improved_cnn_has_batchnorm_residual_blocks_and_global_pooling():
+def test_improved_cnn_has_batchnorm_blocks_and_global_pooling():
     model = models.make_improved_cnn(64, 2)
     kinds = [type(layer).__name__ for layer in model.layers]
-    assert kinds.count("BatchNormalization") == 2 + 2 * 3  # the stem's two, two per block
-    assert kinds.count("SeparableConv2D") == 6 and kinds.count("Add") == 3
+    assert kinds.count("BatchNormalization") == kinds.count("Conv2D") == 1 + 4  # stem, blocks
     assert "GlobalAveragePooling2D" in kinds and "Flatten" not in kinds
     assert model.output_shape == (None, 1)
     blog_total, _ = models.count_params(models.make_scratch_cnn(150, 2))
-    assert models.count_params(model)[0] < blog_total / 4  # GAP: no big dense layer
+    assert models.count_params(model)[0] < blog_total / 3  # GAP: no big dense layer
     assert models.make_improved_cnn(32, 5).output_shape == (None, 5)
 
 
 def test_improved_cnn_saves_and_loads_with_its_augmenter(tmp_path):
     augmenter = build_augmenter(PRESETS["strong"], seed=1)
-    model = models.make_improved_cnn(32, 3, augmenter=augmenter, widths=(16, 32))
+    model = models.make_improved_cnn(32, 3, augmenter=augmenter, widths=(8, 16))
     model.save(tmp_path / "model.keras")
     loaded = models.load_model(tmp_path / "model.keras")
     x = _images()

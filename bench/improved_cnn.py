@@ -1,0 +1,82 @@
+"""The improved small CNN's cost per epoch against the blog's CNN, in CPU seconds.
+
+    python bench/improved_cnn.py [--steps 6] [--train-n 2000]
+
+On a shared machine wall-clock seconds per epoch say more about the neighbours than
+about the model. CPU seconds (all threads of this process, `time.process_time`) do not
+depend on how many other processes share the cores, so the ratio of the two models' CPU
+seconds per training epoch, times the blog CNN's seconds per epoch measured on the
+quiet machine (bench/results/blog_table.json), estimates the improved CNN's seconds per
+epoch on the quiet machine. It assumes both models use the 2 cores equally well.
+
+Each model trains through `core.training.time_epochs` exactly as `train` does
+(pipeline, augmentation, optimizer, callbacks, determinism; random pictures): once with
+`--steps` batches per epoch and once with twice as many; the difference is the CPU cost
+of 2 x `--steps` steady training batches (building and tracing cancel out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+GOAL_SECONDS = 1800  # issue 10: the whole training within 30 minutes on 2 quiet cores
+
+
+def cpu_per_train_step(config, steps: int) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of one steady training batch."""
+    from core.training import time_epochs
+
+    figures = []
+    for n in (steps, 2 * steps):
+        cpu, wall = time.process_time(), time.perf_counter()
+        time_epochs(config, num_classes=2, steps=n, val_steps=1)
+        figures.append((time.process_time() - cpu, time.perf_counter() - wall))
+    extra = 2 * steps  # two epochs, each `steps` batches longer
+    return (
+        (figures[1][0] - figures[0][0]) / extra,
+        (figures[1][1] - figures[0][1]) / extra,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--train-n", type=int, default=2000, help="training pictures")
+    args = parser.parse_args()
+    from core.train_config import TrainConfig
+
+    table = json.loads((ROOT / "bench/results/blog_table.json").read_text())
+    blog_quiet = next(r for r in table["rows"] if r["method"] == "scratch")["seconds_per_epoch"]
+    rows = {}
+    for method in ("scratch", "improved"):
+        config = TrainConfig.defaults(method)
+        cpu, wall = cpu_per_train_step(config, args.steps)
+        steps = math.ceil(args.train_n / config.batch_size)
+        rows[method] = dict(config=config, cpu_epoch=cpu * steps, wall_epoch=wall * steps)
+        print(
+            f"{method}: {config.image_size} px, batch {config.batch_size}: "
+            f"{cpu * steps:.1f} CPU s per training epoch ({cpu:.2f} per batch), "
+            f"{wall * steps:.1f} wall s here and now",
+            flush=True,
+        )
+    ratio = rows["improved"]["cpu_epoch"] / rows["scratch"]["cpu_epoch"]
+    quiet = blog_quiet * ratio
+    epochs = rows["improved"]["config"].epochs
+    print(
+        f"improved / blog CPU per epoch: {ratio:.2f}; blog CNN quiet: {blog_quiet:.1f} s/epoch "
+        f"(blog_table.json) -> improved quiet estimate {quiet:.1f} s/epoch, "
+        f"{epochs} epochs ~ {quiet * epochs:.0f} s (goal <= {GOAL_SECONDS} s)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
