@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.train_config import FROM_SCRATCH
+
 # Once-only costs, in the order they happen, with their names in words.
 ONCE_WORDS = {
     "decode": "decoding images",
@@ -83,7 +85,7 @@ def from_history(records: list, method: str, backbone: str | None, dataset: str,
         for r in records
         if r.method == method
         and r.dataset == dataset
-        and (method == "scratch" or r.backbone == backbone)
+        and (method in FROM_SCRATCH or r.backbone == backbone)
         and r.status in ("finished", "stopped")
         and (r.summary.steady_seconds_per_epoch or r.summary.seconds_per_epoch)
     ]

@@ -63,21 +63,50 @@ def _tensorboard_available() -> bool:
     )
 
 
-def _optimizer(config: TrainConfig):
+# AdamW's decoupled weight decay (per step, times the learning rate).
+ADAMW_WEIGHT_DECAY = 0.02
+
+
+def _optimizer(config: TrainConfig, steps_per_epoch: int = 1):
     import keras
 
+    rate = _learning_rate(config, steps_per_epoch)
     if config.optimizer == "sgd":
-        return keras.optimizers.SGD(config.learning_rate, momentum=config.momentum)
+        return keras.optimizers.SGD(rate, momentum=config.momentum)
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(config.learning_rate)
-    return keras.optimizers.RMSprop(config.learning_rate)
+        return keras.optimizers.Adam(rate)
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(rate, weight_decay=ADAMW_WEIGHT_DECAY)
+    return keras.optimizers.RMSprop(rate)
 
 
-def compile_model(model, config: TrainConfig, num_classes: int) -> None:
-    """Compile with the config's optimizer and the loss matching the output layer."""
+def _learning_rate(config: TrainConfig, steps_per_epoch: int):
+    """A number, or for "cosine" a linear warm-up (5% of the steps, at least one epoch)
+    to `learning_rate`, then cosine decay to zero at the last step."""
+    import keras
+
+    if config.schedule == "constant":
+        return config.learning_rate
+    total = max(1, config.epochs * steps_per_epoch)
+    warmup = min(total // 2, max(steps_per_epoch, total // 20))
+    return keras.optimizers.schedules.CosineDecay(
+        0.0,
+        decay_steps=total - warmup,
+        warmup_target=config.learning_rate,
+        warmup_steps=warmup,
+    )
+
+
+def compile_model(model, config: TrainConfig, num_classes: int, steps_per_epoch: int = 1) -> None:
+    """Compile with the config's optimizer (its schedule spans `steps_per_epoch` x epochs)
+    and the loss matching the output layer."""
     from core.models import loss_for
 
-    model.compile(optimizer=_optimizer(config), loss=loss_for(num_classes), metrics=["accuracy"])
+    model.compile(
+        optimizer=_optimizer(config, steps_per_epoch),
+        loss=loss_for(num_classes, config.label_smoothing),
+        metrics=["accuracy"],
+    )
 
 
 def image_inputs(run: TrainingRun, split: str, shuffle: bool, augmenter=None):
@@ -103,7 +132,8 @@ def fit_images(run: TrainingRun, model) -> dict:
     """Compile `model` and fit it on the run's decoded train and validation images."""
     from core.augment import run_augmenter
 
-    compile_model(model, run.config, len(run.class_names))
+    steps = math.ceil(len(run.splits["train"]) / run.config.batch_size)
+    compile_model(model, run.config, len(run.class_names), steps)
     train_inputs = image_inputs(run, "train", True, run_augmenter(run.config, "pipeline"))
     val_inputs = image_inputs(run, "validation", False)
     return fit_model(run, model, train_inputs, val_inputs, len(run.splits["train"]))
@@ -233,6 +263,10 @@ def time_epochs(config: TrainConfig, num_classes: int, steps: int = 8, val_steps
         if config.method == "scratch":
             model = models.make_scratch_cnn(
                 size, num_classes, run_augmenter(config, "model"), config.dropout, config.l2
+            )
+        elif config.method == "improved":
+            model = models.make_improved_cnn(
+                size, num_classes, run_augmenter(config, "model"), config.dropout
             )
         else:
             base = backbones.build_base(config.backbone, size, pretrained=False)

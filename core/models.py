@@ -62,9 +62,34 @@ def output_layer(num_classes: int, name: str = "predictions") -> layers.Dense:
     return layers.Dense(num_classes, activation="softmax", name=name)
 
 
-def loss_for(num_classes: int) -> str:
-    """The matching loss for integer labels."""
-    return "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
+def loss_for(num_classes: int, label_smoothing: float = 0.0):
+    """The matching loss for integer labels, optionally with label smoothing."""
+    if not label_smoothing:
+        return "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
+    if num_classes == 2:
+        return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
+    return SmoothedSparseCrossentropy(label_smoothing)
+
+
+@keras.saving.register_keras_serializable(package="little_data_lab")
+class SmoothedSparseCrossentropy(keras.losses.Loss):
+    """Sparse categorical cross-entropy with label smoothing (Keras's sparse loss has
+    none): the target puts `1 - s` on the true class and spreads `s` over all classes."""
+
+    def __init__(self, label_smoothing: float = 0.1, name="smoothed_sparse_crossentropy"):
+        super().__init__(name=name)
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true, y_pred):
+        from keras import ops
+
+        classes = ops.shape(y_pred)[-1]
+        labels = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), classes)
+        labels = labels * (1 - self.label_smoothing) + self.label_smoothing / classes
+        return keras.losses.categorical_crossentropy(labels, y_pred)
+
+    def get_config(self):
+        return {"label_smoothing": self.label_smoothing, "name": self.name}
 
 
 def _augmented_input(image_size: int, augmenter: keras.Model | None):
@@ -199,3 +224,48 @@ def count_params(model: keras.Model) -> tuple[int, int]:
     trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
     total = sum(math.prod(w.shape) for w in model.weights)
     return int(total), int(trainable)
+
+
+def make_improved_cnn(
+    image_size: int = 128,
+    num_classes: int = 2,
+    augmenter: keras.Model | None = None,
+    dropout: float = 0.3,
+    widths: tuple[int, ...] = (32, 64, 128, 256),
+) -> keras.Model:
+    """An "improved small CNN" from scratch, beside the blog's (kept as the blog has it).
+
+    A strided conv stem, then per width one Conv 3x3 + BatchNorm + ReLU and a 2x2
+    max-pool; then global average pooling instead of Flatten + Dense(64) (few weights:
+    less over-fitting on 2000 pictures), dropout and the output. BatchNorm lets AdamW
+    train it fast. Plain convolutions: on 2 CPU cores a mini-Xception of separable
+    convolutions cost ~3x the CPU time per batch (bench/improved_cnn.py).
+
+    Args:
+        image_size: square input size (default 128: cheap enough for 2 CPU cores).
+        num_classes: 2 (sigmoid unit) or more (softmax).
+        augmenter: the augmentation stack, or None.
+        dropout: dropout rate before the output.
+        widths: filters of the conv blocks; each block halves the resolution.
+
+    Returns:
+        An uncompiled functional model taking float32 [0, 255] images.
+    """
+    inputs, x = _augmented_input(image_size, augmenter)
+    x = layers.Rescaling(1.0 / 255, name="rescale")(x)
+    x = _conv_bn_relu(x, 32, strides=2, name="stem")
+    for index, filters in enumerate(widths, start=1):
+        x = _conv_bn_relu(x, filters, strides=1, name=f"block{index}")
+        x = layers.MaxPooling2D(2, name=f"block{index}_pool")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = output_layer(num_classes)(x)
+    return keras.Model(inputs, outputs, name="improved_cnn")
+
+
+def _conv_bn_relu(x, filters: int, strides: int, name: str):
+    x = layers.Conv2D(
+        filters, 3, strides=strides, padding="same", use_bias=False, name=f"{name}_conv"
+    )(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)

@@ -17,6 +17,7 @@ from core.progress import (  # noqa: F401
     progress,
     run_progress,
 )
+from core.train_config import FROM_SCRATCH
 
 DEMO_LABEL = "demo (synthetic)"  # how the built-in demo dataset is named everywhere
 
@@ -101,7 +102,7 @@ def runs_table(records: list) -> pd.DataFrame:
                 "train s": r.duration if s.train_seconds is None else s.train_seconds,
                 "params": s.total_params,
                 "trainable": s.trainable_params,
-                "pretrained": r.pretrained if r.method != "scratch" else None,
+                "pretrained": r.pretrained if r.method not in FROM_SCRATCH else None,
                 "classes": ", ".join(s.class_names or []) or None,
             }
         )
@@ -121,8 +122,8 @@ SHOWN_COLUMNS = [
 
 
 def _backbone_text(record) -> str:
-    if record.method == "scratch":
-        return "—"  # none: the small CNN learns from scratch
+    if record.method in FROM_SCRATCH:
+        return "—"  # none: the small CNNs learn from scratch
     return record.backbone if record.pretrained else f"{record.backbone} (untrained)"
 
 

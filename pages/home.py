@@ -5,6 +5,7 @@ import streamlit as st
 import labui
 from core.lab_results import measured_table
 from core.paths import PROJECT_ROOT
+from core.train_config import BLOG_METHODS
 from core.runs_view import lab_vs_blog_table
 
 BLOG = "https://blog.keras.io/building-powerful-image-classification-models-using-very-little-data.html"
@@ -41,5 +42,6 @@ st.markdown(
 )
 
 st.subheader("The three methods")
-for number, (title, text) in enumerate(labui.METHOD_WORDS.values(), start=1):
+for number, method in enumerate(BLOG_METHODS, start=1):
+    title, text = labui.METHOD_WORDS[method]
     st.markdown(f"**{number}. {title}.** {text}")

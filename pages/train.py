@@ -50,7 +50,7 @@ if method == "scratch":
     values["l2"] = col3.number_input(
         "L2 weight decay", 0.0, 1.0, defaults.l2, format="%.4f", key="train_l2"
     )
-else:
+elif defaults.uses_backbone:
     values["backbone"], ok = labui.backbone_picker(col3, values["image_size"], key=k)
     random_weights = col3.checkbox("Use random weights instead", key="train_random" + k)
     values["pretrained"] = not random_weights

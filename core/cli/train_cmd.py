@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import sys
 
-from core.train_config import HEADS, METHODS, OPTIMIZERS
+from core.train_config import HEADS, METHODS, OPTIMIZERS, SCHEDULES
 
 # Options that map one to one onto TrainConfig fields of the same name.
 CONFIG_OPTIONS = (
     "name", "image_size", "resize_mode", "val_fraction", "augment_on", "augment_copies",
     "head", "dropout", "l2", "top_run", "top_epochs", "unfreeze_blocks", "train_batchnorm",
-    "epochs", "batch_size", "optimizer", "learning_rate", "momentum", "seed",
+    "epochs", "batch_size", "optimizer", "learning_rate", "momentum", "schedule",
+    "label_smoothing", "seed",
     "early_stopping_patience", "checkpoint_best", "deterministic",
 )  # fmt: skip
 
@@ -23,9 +24,9 @@ CONFIG_OPTIONS = (
 def register(subparsers):
     parser = subparsers.add_parser(
         "train",
-        help="train a model with one of the blog's three methods (foreground)",
-        description="Train with one of the blog's three methods; unset options take the "
-        "blog's defaults for that method.",
+        help="train a model with one of the blog's three methods or the improved CNN (foreground)",
+        description="Train with one of the blog's three methods or the improved CNN; unset options "
+        "take the defaults for that method (the blog's, for its three).",
     )
     parser.add_argument("--method", required=True, choices=METHODS)
     parser.add_argument("--data", required=True, help="dataset folder, or 'demo'")
@@ -81,6 +82,14 @@ def register(subparsers):
     fit.add_argument("--optimizer", choices=OPTIMIZERS)
     fit.add_argument("--learning-rate", "--lr", type=float, dest="learning_rate")
     fit.add_argument("--momentum", type=float, help="SGD momentum")
+    fit.add_argument(
+        "--schedule", choices=SCHEDULES,
+        help="learning rate: constant, or cosine (warm-up, then cosine decay to zero)",
+    )  # fmt: skip
+    fit.add_argument(
+        "--label-smoothing", type=float, dest="label_smoothing",
+        help="move this much of each target's probability onto the other classes",
+    )  # fmt: skip
     fit.add_argument("--seed", type=int)
     fit.add_argument(
         "--patience", type=int, dest="early_stopping_patience",

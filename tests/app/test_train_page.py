@@ -45,6 +45,19 @@ def test_method_switch_shows_that_methods_defaults():
     assert at.selectbox(key="train_top").value is None  # no bottleneck run yet: stage 1 first
 
 
+def test_improved_cnn_is_a_method_with_its_own_defaults_and_no_backbone():
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert "Improved small CNN" in at.radio(key="train_method").options
+    at.radio(key="train_method").set_value("improved").run()
+    assert not at.exception
+    defaults = TrainConfig.defaults("improved")
+    assert at.selectbox(key="train_optimizer_improved").value == "adamw"
+    assert at.number_input(key="train_size_improved").value == defaults.image_size
+    assert at.number_input(key="train_epochs_improved").value == defaults.epochs
+    assert "train_backbone_improved" not in [s.key for s in at.selectbox]
+    assert not at.warning and "train_start" in [b.key for b in at.button]
+
+
 def test_missing_weights_need_an_explicit_choice(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty Keras cache
     monkeypatch.setenv("LDL_OFFLINE", "1")

@@ -172,7 +172,8 @@ def test_every_training_setting_is_a_flag():
         "--backbone", "MobileNetV2", "--no-pretrained", "--head", "gap", "--dropout", "0.25",
         "--l2", "0.001", "--top-run", "4", "--top-epochs", "3", "--unfreeze-blocks", "2",
         "--train-batchnorm", "--epochs", "7", "--batch-size", "8", "--optimizer", "adam",
-        "--lr", "0.002", "--momentum", "0.5", "--seed", "9", "--patience", "2", "--keep-best",
+        "--lr", "0.002", "--momentum", "0.5", "--schedule", "cosine", "--label-smoothing", "0.1",
+        "--seed", "9", "--patience", "2", "--keep-best",
         "--non-deterministic",
     ]  # fmt: skip
     config = build_config(build_parser().parse_args(argv))

@@ -101,3 +101,41 @@ def test_saved_model_round_trip_keeps_preprocessing(tmp_path):
     loaded = models.load_model(tmp_path / "model.keras")
     x = _images()
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_improved_cnn_has_batchnorm_blocks_and_global_pooling():
+    model = models.make_improved_cnn(64, 2)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("BatchNormalization") == kinds.count("Conv2D") == 1 + 4  # stem, blocks
+    assert "GlobalAveragePooling2D" in kinds and "Flatten" not in kinds
+    assert model.output_shape == (None, 1)
+    blog_total, _ = models.count_params(models.make_scratch_cnn(150, 2))
+    assert models.count_params(model)[0] < blog_total / 3  # GAP: no big dense layer
+    assert models.make_improved_cnn(32, 5).output_shape == (None, 5)
+
+
+def test_improved_cnn_saves_and_loads_with_its_augmenter(tmp_path):
+    augmenter = build_augmenter(PRESETS["strong"], seed=1)
+    model = models.make_improved_cnn(32, 3, augmenter=augmenter, widths=(8, 16))
+    model.save(tmp_path / "model.keras")
+    loaded = models.load_model(tmp_path / "model.keras")
+    x = _images()
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_label_smoothing_moves_probability_onto_the_other_classes():
+    assert models.loss_for(2) == "binary_crossentropy"
+    assert models.loss_for(3, 0.0) == "sparse_categorical_crossentropy"
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], dtype="float32")
+    labels = np.array([0, 2])
+    smoothing = 0.3
+    targets = np.eye(3)[labels] * (1 - smoothing) + smoothing / 3
+    expected = float(np.mean(-(targets * np.log(probs)).sum(axis=1)))
+    loss = models.loss_for(3, smoothing)
+    assert float(loss(labels, probs)) == pytest.approx(expected, rel=1e-5)
+    plain = keras.losses.SparseCategoricalCrossentropy()(labels, probs)
+    assert float(loss(labels, probs)) > float(plain)
+    restored = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert restored.label_smoothing == smoothing
+    binary = models.loss_for(2, 0.2)
+    assert isinstance(binary, keras.losses.BinaryCrossentropy)

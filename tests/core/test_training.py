@@ -1,5 +1,6 @@
 """The three methods end to end: records, run folders, stop requests, seeds, failures."""
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -332,3 +333,58 @@ def test_bottleneck_reports_extraction_per_batch_and_finetune_its_stage1(small_r
     stage = [(d, t) for n, d, t in _phases_of(store, run_id) if n == "stage1"]
     assert stage == [(0, 2), (1, 2), (2, 2)]  # the fine-tuning run shows its stage 1's epochs
     assert "evaluate" in [n for n, _, _ in _phases_of(store, run_id)]
+
+
+def test_improved_defaults_are_adamw_on_a_cosine_schedule():
+    improved = TrainConfig.defaults("improved")
+    assert (improved.optimizer, improved.schedule, improved.image_size) == ("adamw", "cosine", 128)
+    assert improved.label_smoothing > 0 and improved.augment.contrast > 0
+    assert not improved.uses_backbone
+    assert TrainConfig.from_dict(improved.to_dict()) == improved
+    with pytest.raises(LabError, match="schedule must be one of constant, cosine"):
+        TrainConfig.defaults("improved", schedule="step").validate()
+    with pytest.raises(LabError, match="label_smoothing"):
+        TrainConfig.defaults("improved", label_smoothing=1.0).validate()
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    from core.training import _learning_rate
+
+    config = TrainConfig.defaults("improved", epochs=40, learning_rate=2e-3)
+    assert _learning_rate(dataclasses.replace(config, schedule="constant"), 10) == 2e-3
+    rate = _learning_rate(config, steps_per_epoch=10)  # 400 steps, 20 of warm-up
+    at = [float(rate(step)) for step in (0, 10, 20, 210, 399, 400)]
+    assert at[0] == 0.0 and at[1] == pytest.approx(1e-3) and at[2] == pytest.approx(2e-3)
+    assert at[3] == pytest.approx(1e-3, rel=0.01)  # half way through the decay
+    assert at[4] < 1e-6 and at[5] == 0.0
+
+
+def test_improved_records_metrics_and_a_loadable_model(store, small_root):
+    from core.models import load_model
+
+    run_id = start_run(_config("improved", small_root, epochs=2, batch_size=16), store)
+    record = store.get(run_id)
+    assert record.status == "finished" and record.error is None
+    assert (record.method, record.backbone, record.pretrained) == ("improved", None, False)
+    epochs = store.epochs(run_id)
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    summary = record.summary
+    assert summary.epochs_run == 2 and summary.val_n == 16
+    assert summary.val_ci_low <= summary.val_accuracy <= summary.val_ci_high
+    assert summary.val_accuracy == pytest.approx(epochs[-1]["val_accuracy"], abs=1e-6)
+    model = load_model(store.run_dir(run_id) / "model.keras")
+    assert model.name == "improved_cnn" and model.input_shape == (None, SIZE, SIZE, 3)
+    assert json.loads((store.run_dir(run_id) / "config.json").read_text())["schedule"] == "cosine"
+
+
+def test_improved_timing_builds_its_own_model_not_a_backbone(monkeypatch):
+    from core import backbones
+    from core.training import time_epochs
+
+    def no_backbone(*args, **kwargs):
+        raise AssertionError("the improved CNN has no conv base")
+
+    monkeypatch.setattr(backbones, "build_base", no_backbone)
+    config = TrainConfig.defaults("improved", image_size=SIZE, batch_size=8)
+    timing = time_epochs(config, num_classes=2, steps=2, val_steps=1)
+    assert timing.train_step > 0 and timing.steps == 2
