@@ -84,6 +84,7 @@ METHOD_WORDS = {
     ),
 }
 
+
 def _restore() -> None:
     """A new session (reload, new tab, restarted server) starts on the remembered choices."""
     if ACTIVE_DATASET in st.session_state and ACTIVE_AUGMENT in st.session_state:

@@ -5,8 +5,8 @@ import streamlit as st
 import labui
 from core.lab_results import measured_table
 from core.paths import PROJECT_ROOT
-from core.train_config import BLOG_METHODS
 from core.runs_view import lab_vs_blog_table
+from core.train_config import BLOG_METHODS
 
 BLOG = "https://blog.keras.io/building-powerful-image-classification-models-using-very-little-data.html"
 
