@@ -348,7 +348,7 @@ def test_improved_defaults_are_adamw_on_a_cosine_schedule():
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero():
-    from core.training import _learning_rate
+    from core.fitting import _learning_rate
 
     config = TrainConfig.defaults("improved", epochs=40, learning_rate=2e-3)
     assert _learning_rate(dataclasses.replace(config, schedule="constant"), 10) == 2e-3
@@ -379,7 +379,7 @@ def test_improved_records_metrics_and_a_loadable_model(store, small_root):
 
 def test_improved_timing_builds_its_own_model_not_a_backbone(monkeypatch):
     from core import backbones
-    from core.training import time_epochs
+    from core.fitting import time_epochs
 
     def no_backbone(*args, **kwargs):
         raise AssertionError("the improved CNN has no conv base")
