@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import threading
 from collections import OrderedDict
@@ -27,6 +27,7 @@ import numpy as np
 
 from core.calibration import apply_temperature, load_temperature
 from core.errors import DatasetError, ImageError, RunError
+from core.eval_report import load_report
 from core.metrics import EvalReport
 from core.store import RunRecord, RunStore
 
@@ -77,9 +78,10 @@ def run_class_names(record: RunRecord, store: RunStore) -> list[str]:
     if names:
         return list(names)
     folder = store.run_folder(record.id)
-    report = folder.report()
-    if report.is_file():
-        return list(json.loads(report.read_text())["class_names"])
+    with contextlib.suppress(RunError):  # an unreadable report: the CSV may still say
+        report = load_report(folder)
+        if report is not None:
+            return list(report.class_names)
     csv_path = folder.predictions()
     if csv_path.is_file():
         with csv_path.open(encoding="utf-8") as f:

@@ -11,6 +11,7 @@ from PIL import Image
 
 from core import predict
 from core.errors import RunError
+from core.metrics import evaluate_predictions
 from core.models import make_scratch_cnn
 from core.store import RunStore
 
@@ -115,7 +116,10 @@ def test_class_names_fall_back_to_report_and_csv(tmp_path, make_run):
     folder = store.run_dir(run_id)
     (folder / "predictions.csv").write_text("path,true,predicted,prob_x,prob_y\n")
     assert predict.run_class_names(record, store) == ["x", "y"]
-    (folder / "report.json").write_text(json.dumps({"class_names": ["p", "q"]}))
+    (folder / "report.json").write_text("{not json")  # unreadable: the CSV still answers
+    assert predict.run_class_names(record, store) == ["x", "y"]
+    report = evaluate_predictions(np.array([0, 1]), np.array([0.2, 0.7]), ["p", "q"])
+    (folder / "report.json").write_text(json.dumps(report.to_dict()))
     assert predict.run_class_names(record, store) == ["p", "q"]
 
 
