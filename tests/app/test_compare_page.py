@@ -200,10 +200,10 @@ def test_calibration_diagram_and_temperature_on_request(tmp_path, make_run):
     assert any("fitted temperature" in m.value for m in again.markdown)
 
 
-def test_accuracy_sentence_from_the_report_and_a_broken_report_in_one_line(tmp_path):
+def test_accuracy_sentence_from_the_report_and_a_broken_report_in_one_line(tmp_path, make_run):
     store = RunStore()
-    good = _finished_run(store, tmp_path, "good", [0, 1, 1, 1])
-    broken = _finished_run(store, tmp_path, "broken", [0, 0, 1, 1])
+    good = _finished_run(make_run, tmp_path, "good", [0, 1, 1, 1])
+    broken = _finished_run(make_run, tmp_path, "broken", [0, 0, 1, 1])
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     at.selectbox(key="compare_run").set_value(good).run()
     record = store.get(good)
