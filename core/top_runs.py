@@ -40,6 +40,11 @@ def top_run_problem(record, config, class_names: list[str]) -> str | None:
             recorded_classes is not None and list(recorded_classes) == list(class_names),
             f"was trained on the classes {', '.join(recorded_classes or ['(unknown)'])}",
         ),
+        (
+            # A top trained on another split has seen this run's validation images.
+            (record.config.folds, record.config.fold) == (config.folds, config.fold),
+            "was trained on a different cross-validation split",
+        ),
     ]
     return next((why for ok, why in checks if not ok), None)
 
