@@ -578,14 +578,14 @@ def cv_section(records: list) -> None:
     number = st.column_config.NumberColumn(format="%.3f", width=70)
     shown = groups.drop(columns="cv_group")
     column_config = {"mean acc": number, "sd": number}
-    st.dataframe(shown, hide_index=True, column_config=column_config, key="compare_cv")
+    st.dataframe(shown, hide_index=True, column_config=column_config)
     labels = dict(zip(groups["cv_group"], groups["group"], strict=True))
     group = st.selectbox(
         "Show the folds of", list(labels), format_func=labels.get, key="compare_cv_group"
     )
     folds = [r for r in records if r.config.cv_group == group]
     table = runs_view.runs_table(sorted(folds, key=lambda r: r.config.fold))
-    st.dataframe(table[runs_view.SHOWN_COLUMNS], hide_index=True, key="compare_cv_folds")
+    st.dataframe(table[runs_view.SHOWN_COLUMNS], hide_index=True)
 
 
 def calibration_section(run_id: int, store) -> None:
