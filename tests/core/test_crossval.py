@@ -219,3 +219,31 @@ def test_cli_folds_trains_each_fold_and_reports_mean_sd(folder, capsys):
     summary = crossval.cv_summary(records)
     assert main(["runs", "list"]) == 0
     assert f"validation accuracy {summary.text()}" in capsys.readouterr().out
+
+
+def test_a_fold_run_trains_and_validates_on_its_fold(folder):
+    config = TrainConfig.defaults("scratch", data=str(folder), folds=3, fold=2, seed=4)
+    dataset = training._load_dataset(config)
+    expected = fold_dataset(load_dataset(folder, seed=4), 3, 2, seed=4)
+    assert dataset.splits == expected.splits
+    assert dataset.fingerprint() == expected.fingerprint()
+    plain = training._load_dataset(TrainConfig.defaults("scratch", data=str(folder), seed=4))
+    assert plain.splits["validation"] != dataset.splits["validation"]
+
+
+def test_stage1_of_a_fold_trains_on_the_same_fold(monkeypatch):
+    """Fine-tuning's stage-1 top model is created on the fine-tuning run's fold."""
+    store = RunStore()
+    config = TrainConfig.defaults("finetune", backbone="mobilenet_v2_1.0", folds=3, fold=1)
+    run_id = training.create_run(config, store)
+    made = []
+
+    def fake_train(stage, store, stage_id, should_stop, report):
+        made.append(stage)
+        store.finish(stage_id, "stopped")
+        return store.get(stage_id)
+
+    monkeypatch.setattr(training, "train", fake_train)
+    run = training.TrainingRun(config, store, run_id, store.run_folder(run_id), lambda: False, None)
+    assert training._train_stage1(run) is None
+    assert (made[0].folds, made[0].fold, made[0].cv_group) == (3, 1, None)
