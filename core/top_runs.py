@@ -2,7 +2,9 @@
 
 One rule, used by the Train page (to list and preselect), the CLI and the trainer
 (to refuse): the top model must come from a finished bottleneck run with the same
-backbone, image size, pretrained weights and classes as the fine-tuning run.
+backbone, image size, pretrained weights and classes as the fine-tuning run,
+and the same cross-validation fold (a top trained on another split has seen its
+validation images).
 Standard library only, so pages import it fast.
 
 Example:
