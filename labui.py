@@ -585,7 +585,8 @@ def cv_section(records: list) -> None:
     )
     folds = [r for r in records if r.config.cv_group == group]
     table = runs_view.runs_table(sorted(folds, key=lambda r: r.config.fold))
-    st.dataframe(table[runs_view.SHOWN_COLUMNS], hide_index=True)
+    fold_config = {"val acc": number, "train s": st.column_config.NumberColumn(format="%.0f")}
+    st.dataframe(table[runs_view.SHOWN_COLUMNS], hide_index=True, column_config=fold_config)
 
 
 def calibration_section(run_id: int, store) -> None:

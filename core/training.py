@@ -77,9 +77,9 @@ def create_cv_runs(config: TrainConfig, folds: int, store, status: str = "queued
     """The `folds` runs of a k-fold cross-validation of `config`, one per fold, in fold order.
 
     They share a new `cv_group` (the runs list and Compare group them by it) and are
-    named "<name> fold i/K". Fine-tuning folds train their own top model first
-    (`top_run` is cleared: a top trained on another split has seen this fold's
-    validation images).
+    named "<name>, fold i/K" ("fold i/K" without a name). Fine-tuning folds train
+    their own top model first (`top_run` is cleared: a top trained on another split
+    has seen this fold's validation images).
 
     Raises:
         LabError: an invalid setting (checked before any run is created).
@@ -87,7 +87,7 @@ def create_cv_runs(config: TrainConfig, folds: int, store, status: str = "queued
     import uuid
 
     group = uuid.uuid4().hex[:12]
-    base_name = config.name or f"{config.method} {folds}-fold"
+    prefix = f"{config.name}, " if config.name else ""
     configs = [
         dataclasses.replace(
             config,
@@ -95,7 +95,7 @@ def create_cv_runs(config: TrainConfig, folds: int, store, status: str = "queued
             fold=fold,
             cv_group=group,
             top_run=None if config.method == "finetune" else config.top_run,
-            name=f"{base_name} fold {fold + 1}/{folds}",
+            name=f"{prefix}fold {fold + 1}/{folds}",
         ).validate()
         for fold in range(folds)
     ]

@@ -98,7 +98,7 @@ def test_cv_runs_are_created_in_one_group(folder):
     assert [r.config.fold for r in records] == [0, 1, 2]
     assert {r.config.folds for r in records} == {3}
     assert len({r.config.cv_group for r in records}) == 1 and records[0].config.cv_group
-    assert [r.name for r in records] == ["cnn fold 1/3", "cnn fold 2/3", "cnn fold 3/3"]
+    assert [r.name for r in records] == ["cnn, fold 1/3", "cnn, fold 2/3", "cnn, fold 3/3"]
     assert len({r.dataset_fingerprint for r in records}) == 3  # each fold's split
     assert {r.status for r in records} == {"queued"}
     groups = crossval.cv_groups(store.list_runs())
