@@ -568,6 +568,27 @@ def paired_test(records: list, labels: dict, store) -> None:
     )
 
 
+def cv_section(records: list) -> None:
+    """k-fold cross-validations: one row per group (mean ± sd over its folds), and the
+    fold runs of a chosen group. Nothing when there is none."""
+    groups = runs_view.cv_table(records)
+    if groups.empty:
+        return
+    st.subheader("Cross-validation")
+    number = st.column_config.NumberColumn(format="%.3f", width=70)
+    shown = groups.drop(columns="cv_group")
+    column_config = {"mean acc": number, "sd": number}
+    st.dataframe(shown, hide_index=True, column_config=column_config)
+    labels = dict(zip(groups["cv_group"], groups["group"], strict=True))
+    group = st.selectbox(
+        "Show the folds of", list(labels), format_func=labels.get, key="compare_cv_group"
+    )
+    folds = [r for r in records if r.config.cv_group == group]
+    table = runs_view.runs_table(sorted(folds, key=lambda r: r.config.fold))
+    fold_config = {"val acc": number, "train s": st.column_config.NumberColumn(format="%.0f")}
+    st.dataframe(table[runs_view.SHOWN_COLUMNS], hide_index=True, column_config=fold_config)
+
+
 def calibration_section(run_id: int, store) -> None:
     """The reliability diagram, its expected calibration error, and a temperature on request."""
     import charts

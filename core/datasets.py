@@ -14,6 +14,7 @@ health report and the pipeline.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -156,6 +157,59 @@ def load_dataset(path: str | os.PathLike, val_fraction: float = 0.2, seed: int =
             zip(("train", "validation"), _split(classes, val_fraction, seed, root), strict=True)
         )
     return _assemble(root, files, skipped)
+
+
+def fold_dataset(dataset: Dataset, folds: int, fold: int, seed: int) -> Dataset:
+    """The dataset as fold `fold` of `folds`-fold cross-validation (issue 10).
+
+    Train and validation are pooled and each class, its paths sorted and shuffled
+    with `seed`, is dealt round the folds (stratified: each fold holds every class
+    in its share); fold `fold` is the validation split, the others train. The same
+    (seed, folds, fold) always gives the same split, and the folds partition the
+    pool. A `test` split stays as it is. The fingerprint follows the new splits, so
+    decoded images and bottleneck features are cached per fold.
+
+    Raises:
+        DatasetError: a class has fewer images than folds (some fold could not
+            validate on it, or train without it).
+        ValueError: `folds` below 2 or `fold` outside [0, folds).
+    """
+    if folds < 2 or not 0 <= fold < folds:
+        raise ValueError(f"fold must be in [0, {folds}) with at least 2 folds. Received: {fold}")
+    pooled: dict[str, list[str]] = {name: [] for name in dataset.class_names}
+    for split in ("train", "validation"):
+        for sample in dataset.splits.get(split, []):
+            pooled[dataset.class_names[sample.label]].append(sample.path)
+    train, validation = {}, {}
+    rng, dealt = np.random.default_rng(seed), 0
+    for name, paths in pooled.items():
+        if len(paths) < folds:
+            raise DatasetError(
+                f"Class '{name}' in {dataset.root} has {len(paths)} images, fewer than the "
+                f"{folds} folds; use fewer folds."
+            )
+        folds_of = fold_assignment(len(paths), folds, rng, start=dealt)
+        dealt += len(paths)
+        ordered = sorted(paths)
+        validation[name] = [p for p, f in zip(ordered, folds_of, strict=True) if f == fold]
+        train[name] = [p for p, f in zip(ordered, folds_of, strict=True) if f != fold]
+    files = {"train": train, "validation": validation}
+    if "test" in dataset.splits:
+        files["test"] = {name: [] for name in dataset.class_names}
+        for sample in dataset.splits["test"]:
+            files["test"][dataset.class_names[sample.label]].append(sample.path)
+    result = _assemble(dataset.root, files, list(dataset.skipped))
+    return dataclasses.replace(result, name=dataset.name, synthetic=dataset.synthetic)
+
+
+def fold_assignment(n: int, folds: int, rng: np.random.Generator, start: int = 0) -> np.ndarray:
+    """The fold (0..folds-1) of each of `n` sorted items: shuffled by `rng`, then dealt in
+    turn from fold `start % folds` (the next class continues where the last stopped, so
+    the folds' sizes differ by at most one overall, and within each class)."""
+    order = rng.permutation(n)
+    assignment = np.empty(n, dtype=int)
+    assignment[order] = (start + np.arange(n)) % folds
+    return assignment
 
 
 def resolve_dataset(spec: str | os.PathLike | Dataset) -> Dataset:

@@ -92,6 +92,24 @@ def enqueue(config, store: RunStore | None = None) -> int:
     return run_id
 
 
+def queue_cv(config, folds: int, store: RunStore | None = None) -> list[int]:
+    """Queue a k-fold cross-validation of `config` (`training.create_cv_runs`): `folds`
+    runs in one group, trained one after another; returns their ids in fold order.
+    `folds` 1 (the Train page's "off") queues `config` as one ordinary run.
+
+    Raises:
+        LabError: the configuration is invalid (nothing is queued).
+    """
+    from core.training import create_cv_runs
+
+    store = store or RunStore()
+    if folds == 1:
+        return [enqueue(config, store)]
+    run_ids = create_cv_runs(config, folds, store)
+    ensure_worker()
+    return run_ids
+
+
 def queue_blog_experiments(
     data: str = "demo",
     *,

@@ -121,6 +121,39 @@ SHOWN_COLUMNS = [
 ]  # fmt: skip
 
 
+def cv_table(records: list) -> pd.DataFrame:
+    """One row per k-fold cross-validation among `records` (`core.crossval`): its
+    runs, folds finished, mean validation accuracy ± sd (ddof=1) and 95% interval."""
+    from core.crossval import cv_groups, cv_summary, group_label
+
+    rows = []
+    for group, runs in cv_groups(records).items():
+        summary = cv_summary(runs)
+        interval = None
+        if summary.ci_low is not None:
+            interval = f"{summary.ci_low:.3f}–{summary.ci_high:.3f}"
+        rows.append(
+            {
+                "group": group_label(runs),
+                "dataset": dataset_label(runs[0]),
+                "method": runs[0].method,
+                "backbone": _backbone_text(runs[0]),
+                "folds": f"{summary.finished}/{summary.n_folds}",
+                "mean acc": summary.mean,
+                "sd": summary.sd,
+                "95% interval": interval,
+                "cv_group": group,
+            }
+        )
+    return pd.DataFrame(rows, columns=_CV_COLUMNS)
+
+
+_CV_COLUMNS = [
+    "group", "dataset", "method", "backbone", "folds", "mean acc", "sd", "95% interval",
+    "cv_group",
+]  # fmt: skip
+
+
 def _backbone_text(record) -> str:
     if record.method in FROM_SCRATCH:
         return "—"  # none: the small CNNs learn from scratch

@@ -2,7 +2,9 @@
 
 One rule, used by the Train page (to list and preselect), the CLI and the trainer
 (to refuse): the top model must come from a finished bottleneck run with the same
-backbone, image size, pretrained weights and classes as the fine-tuning run.
+backbone, image size, pretrained weights and classes as the fine-tuning run,
+and the same cross-validation fold (a top trained on another split has seen its
+validation images).
 Standard library only, so pages import it fast.
 
 Example:
@@ -39,6 +41,11 @@ def top_run_problem(record, config, class_names: list[str]) -> str | None:
         (
             recorded_classes is not None and list(recorded_classes) == list(class_names),
             f"was trained on the classes {', '.join(recorded_classes or ['(unknown)'])}",
+        ),
+        (
+            # A top trained on another split has seen this run's validation images.
+            (record.config.folds, record.config.fold) == (config.folds, config.fold),
+            "was trained on a different cross-validation split",
         ),
     ]
     return next((why for ok, why in checks if not ok), None)

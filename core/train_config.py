@@ -97,6 +97,12 @@ class TrainConfig:
     val_fraction: float = 0.2
     deterministic: bool = True
     name: str | None = None
+    # k-fold cross-validation (issue 10): this run validates on fold `fold` of `folds`
+    # (`datasets.fold_dataset`: train and validation pooled, split by seed); the K runs
+    # of one cross-validation share `cv_group` (`training.create_cv_runs`).
+    folds: int | None = None
+    fold: int | None = None
+    cv_group: str | None = None
 
     def __post_init__(self):
         # Stored JSON (and old runs' configs) hold the augmentation as a dict.
@@ -158,6 +164,7 @@ class TrainConfig:
                 "early_stopping_patience must be at least 1",
             ),
         ]
+        checks += _fold_checks(self)
         for ok, message in checks:
             if not ok:
                 raise LabError(f"Invalid training setting: {message}.")
@@ -175,3 +182,17 @@ class TrainConfig:
                 f"{self.augment_copies}) need augmentation settings; choose a preset."
             )
         return self
+
+
+def _fold_checks(config: TrainConfig) -> list[tuple[bool, str]]:
+    if config.folds is None:
+        return [(config.fold is None, "fold needs folds (how many folds)")]
+    return [
+        (2 <= config.folds <= 20, "folds must be between 2 and 20"),
+        (config.fold is not None and 0 <= config.fold < config.folds, "fold must be in [0, folds)"),
+        (
+            config.method != "finetune" or config.top_run is None,
+            "a cross-validated fine-tuning run trains its own top model on its fold; "
+            "leave top_run empty",
+        ),
+    ]

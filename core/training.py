@@ -73,6 +73,35 @@ def create_run(config: TrainConfig, store, status: str = "queued") -> int:
     )
 
 
+def create_cv_runs(config: TrainConfig, folds: int, store, status: str = "queued") -> list[int]:
+    """The `folds` runs of a k-fold cross-validation of `config`, one per fold, in fold order.
+
+    They share a new `cv_group` (the runs list and Compare group them by it) and are
+    named "<name>, fold i/K" ("fold i/K" without a name). Fine-tuning folds train
+    their own top model first (`top_run` is cleared: a top trained on another split
+    has seen this fold's validation images).
+
+    Raises:
+        LabError: an invalid setting (checked before any run is created).
+    """
+    import uuid
+
+    group = uuid.uuid4().hex[:12]
+    prefix = f"{config.name}, " if config.name else ""
+    configs = [
+        dataclasses.replace(
+            config,
+            folds=folds,
+            fold=fold,
+            cv_group=group,
+            top_run=None if config.method == "finetune" else config.top_run,
+            name=f"{prefix}fold {fold + 1}/{folds}",
+        ).validate()
+        for fold in range(folds)
+    ]
+    return [create_run(fold_config, store, status=status) for fold_config in configs]
+
+
 def train(
     config: TrainConfig,
     store,
@@ -255,6 +284,8 @@ def _train_stage1(run: TrainingRun) -> int | None:
         val_fraction=config.val_fraction,
         deterministic=config.deterministic,
         name=f"{config.name or f'finetune #{run.run_id}'}: stage 1 (top model)",
+        folds=config.folds,  # the same fold: its top never sees this run's validation images
+        fold=config.fold,
     )
     stage_id = create_run(stage, run.store, status="running")
     run.store.update_summary(run.run_id, stage1_run_id=stage_id)
@@ -301,11 +332,15 @@ def check_top_run(config: TrainConfig, store):
 
 
 def _load_dataset(config: TrainConfig):
-    from core.datasets import load_dataset, resolve_dataset
+    from core.datasets import fold_dataset, load_dataset, resolve_dataset
 
     if str(config.data).strip().lower() == "demo":
-        return resolve_dataset("demo")
-    return load_dataset(config.data, val_fraction=config.val_fraction, seed=config.seed)
+        dataset = resolve_dataset("demo")
+    else:
+        dataset = load_dataset(config.data, val_fraction=config.val_fraction, seed=config.seed)
+    if config.folds is None:
+        return dataset
+    return fold_dataset(dataset, config.folds, config.fold, config.seed)
 
 
 def _load_data(run: TrainingRun) -> None:

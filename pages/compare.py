@@ -37,6 +37,7 @@ st.dataframe(
 )
 csv = table.to_csv(index=False)  # every column, the hidden ones too
 st.download_button("Download the table (CSV)", csv, "runs.csv", key="compare_csv")
+labui.cv_section(records)
 with st.expander("The blog's numbers (cats vs dogs, 2000 training / 800 validation images)"):
     st.dataframe(runs_view.blog_reference_table(), hide_index=True)
 

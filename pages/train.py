@@ -68,6 +68,11 @@ with st.expander("More options"):
     patience = st.number_input("Early stopping patience (0: off)", 0, 100, 0, key="train_patience")
     values["early_stopping_patience"] = patience or None
     values["name"] = st.text_input("Run name (optional)", key="train_name") or None
+    folds = st.number_input(
+        "k-fold cross-validation: folds (1: off)", 1, 20, 1, key="train_folds",
+        help="One run per fold of training + validation pooled (fine-tuning folds train their "
+        "own top model); Compare shows the mean ± sd over the folds.",
+    )  # fmt: skip
 
 augment = labui.active_augment()
 values["augment"] = augment if augment is not None else defaults.augment
@@ -82,7 +87,7 @@ labui.epoch_estimate(config, store, ds.num_classes, n_train, n_val)
 start, stop_slot = st.columns([1, 4])
 if start.button("Start", type="primary", key="train_start"):
     try:
-        st.session_state[labui.WATCH_RUN] = runner.enqueue(config, store)
+        st.session_state[labui.WATCH_RUN] = runner.queue_cv(config, folds, store)[0]
     except LabError as exc:
         labui.show_error(exc)
 with st.expander("Queue the blog's three experiments"):

@@ -61,7 +61,11 @@ def run_list(args) -> int:
     state = worker_state(store)
     records = store.list_runs()
     if args.json:
-        print(json.dumps({"runs": [r.to_dict() for r in records], "worker": state.to_dict()}))
+        from core.crossval import cv_groups, cv_summary
+
+        groups = [cv_summary(runs).to_dict() for runs in cv_groups(records).values()]
+        runs = [r.to_dict() for r in records]
+        print(json.dumps({"runs": runs, "worker": state.to_dict(), "cv_groups": groups}))
         return 0
     if not records:
         print("no runs yet")
@@ -81,6 +85,7 @@ def run_list(args) -> int:
                 [_row(r, store) for r in records],
             )
         )
+        _print_cv_groups(records)
     print(_worker_line(state))
     return 0
 
@@ -155,6 +160,14 @@ def run_delete(args) -> int:
     RunStore().delete(args.run_id)
     print(f"run {args.run_id} deleted")
     return 0
+
+
+def _print_cv_groups(records) -> None:
+    """One line per k-fold cross-validation: its runs and mean ± sd over the folds."""
+    from core.crossval import cv_groups, cv_summary, group_label
+
+    for runs in cv_groups(records).values():
+        print(f"{group_label(runs)}: validation accuracy {cv_summary(runs).text()}")
 
 
 def _row(record, store) -> list[str]:

@@ -103,6 +103,11 @@ def register(subparsers):
         "--non-deterministic", action="store_false", default=None, dest="deterministic",
         help="faster, but a seed no longer reproduces a run exactly",
     )  # fmt: skip
+    fit.add_argument(
+        "--folds", type=int,
+        help="k-fold cross-validation: train K runs, each validating on one of K folds of "
+        "train+validation pooled (split by --seed), and report mean ± sd over the folds",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(func=train)
 
@@ -161,6 +166,8 @@ def _print_epoch(epoch: int, epochs: int, figures: dict) -> None:
 
 
 def train(args) -> int:
+    if args.folds is not None:
+        return train_folds(args)
     from core.errors import LabError
     from core.store import RunStore
     from core.training import check_top_run, create_run
@@ -226,3 +233,44 @@ def _recordable_config(args):
         return config_from_args(args)
     except (LabError, TypeError, ValueError):
         return TrainConfig.defaults(args.method, data=args.data)
+
+
+def train_folds(args) -> int:
+    """`--folds K`: the K runs of a cross-validation, one after another, then per fold
+    and mean ± sd (ddof=1) with a 95% interval over the folds (`core.crossval`)."""
+    from core.crossval import cv_summary
+    from core.errors import LabError
+    from core.store import RunStore
+    from core.training import create_cv_runs
+    from core.training import train as train_run
+
+    store = RunStore()
+    try:
+        config = build_config(args)
+        run_ids = create_cv_runs(config, args.folds, store, status="running")
+    except LabError as exc:
+        return _fail(args, store, None, str(exc))
+    failed = []
+    for run_id in run_ids:
+        fold_config = store.get(run_id).config
+        print(f"run {run_id}: {fold_config.name} on {config.data}", file=sys.stderr, flush=True)
+        try:
+            train_run(fold_config, store, run_id, report=_print_epoch)
+        except LabError as exc:
+            failed.append(run_id)
+            print(f"error: run {run_id}: {exc}", file=sys.stderr, flush=True)
+        except KeyboardInterrupt:
+            for rest in run_ids[run_ids.index(run_id) + 1 :]:
+                store.finish(rest, "interrupted", error="Interrupted by the user (Ctrl-C).")
+            print("error: Interrupted by the user (Ctrl-C).", file=sys.stderr)
+            return 130
+    summary = cv_summary([store.get(i) for i in run_ids])
+    if args.json:
+        print(json.dumps(summary.to_dict()))
+    else:
+        for fold, run_id in sorted(summary.run_ids.items()):
+            accuracy = summary.per_fold.get(fold)
+            figure = store.get(run_id).status if accuracy is None else f"{accuracy:.4f}"
+            print(f"fold {fold + 1}/{summary.n_folds}  run {run_id}  validation accuracy {figure}")
+        print(f"{summary.n_folds}-fold validation accuracy {summary.text()}")
+    return 1 if failed else 0

@@ -1,6 +1,7 @@
 """The Compare page on runs recorded directly in the store (no training needed)."""
 
 import numpy as np
+import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -215,3 +216,31 @@ def test_accuracy_sentence_from_the_report_and_a_broken_report_in_one_line(tmp_p
     about_report = [e.value for e in at.error if "report.json" in e.value]
     assert len(about_report) == 1 and "is not a readable evaluation report" in about_report[0]
     assert not at.info and at.button(key="compare_rename")  # the rest of the page is there
+
+
+def test_a_cross_validation_is_one_row_with_its_folds_below(make_run):
+    accuracies = [0.9, 0.7, 0.8]
+    runs = [
+        make_run(summary={"val_accuracy": acc}, folds=3, fold=fold, cv_group="g", name=f"f{fold}")
+        for fold, acc in enumerate(accuracies)
+    ]
+    make_run(name="plain", summary={"val_accuracy": 0.5})
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert any(h.value == "Cross-validation" for h in at.subheader)
+    groups = at.dataframe[1].value  # after the runs table
+    assert len(groups) == 1
+    assert groups["group"].item() == f"3-fold scratch, runs #{runs[0].id}–#{runs[-1].id}"
+    assert groups["mean acc"].item() == pytest.approx(0.8)
+    assert groups["sd"].item() == pytest.approx(0.1)
+    assert groups["folds"].item() == "3/3"
+    folds = at.dataframe[2].value
+    assert list(folds["name"]) == ["f0", "f1", "f2"]
+    assert list(folds["val acc"]) == accuracies
+
+
+def test_no_cross_validation_no_section(make_run):
+    make_run(name="plain", summary={"val_accuracy": 0.5})
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert not any(h.value == "Cross-validation" for h in at.subheader)

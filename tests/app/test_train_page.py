@@ -239,3 +239,20 @@ def test_a_direct_url_on_a_fresh_server_gets_the_shell(monkeypatch):
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
     assert "**Dataset:**" in sidebar and "**Runner:**" in sidebar  # the shell's sidebar
     assert PagesManager.uses_pages_directory is False
+
+
+def test_k_fold_is_off_by_default_and_queues_one_group(monkeypatch):
+    from core import crossval, runner
+
+    monkeypatch.setattr(runner, "ensure_worker", lambda: 0)  # queued, not trained
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert at.number_input(key="train_folds").value == 1
+    at.number_input(key="train_folds").set_value(3).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    records = RunStore().list_runs()
+    groups = crossval.cv_groups(records)
+    assert len(records) == 3 and len(groups) == 1
+    runs = next(iter(groups.values()))
+    assert [r.config.fold for r in runs] == [0, 1, 2] and {r.status for r in runs} == {"queued"}
+    assert at.session_state["ldl_watch_run"] == runs[0].id  # the page follows fold 1
