@@ -8,7 +8,7 @@ import charts
 import labui
 from core import runner, runs_view
 from core.errors import LabError
-from core.train_config import METHODS, OPTIMIZERS, TrainConfig
+from core.train_config import METHODS, OPTIMIZERS, PRECISIONS, TrainConfig
 
 st.title("Train")
 store = labui.run_store()
@@ -68,6 +68,9 @@ with st.expander("More options"):
     patience = st.number_input("Early stopping patience (0: off)", 0, 100, 0, key="train_patience")
     values["early_stopping_patience"] = patience or None
     values["name"] = st.text_input("Run name (optional)", key="train_name") or None
+    values["precision"] = st.selectbox(
+        "Precision", PRECISIONS, help=labui.PRECISION_HELP, key="train_precision"
+    )
 
 augment = labui.active_augment()
 values["augment"] = augment if augment is not None else defaults.augment
