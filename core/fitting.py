@@ -230,9 +230,24 @@ def time_epochs(config: TrainConfig, num_classes: int, steps: int = 8, val_steps
     Bottleneck runs train the top model on random features of the base's output shape;
     the base itself (and fine-tuning's) has random weights: same arithmetic, no download.
 
+    The fit runs in the run's precision policy (a mixed_float16 the run itself would
+    refuse is timed in float32); on one device: several devices are not timed.
+
     Returns:
         The `core.callbacks.EpochTiming`.
     """
+    from core import devices
+    from core.errors import LabError
+
+    try:
+        precision = devices.resolve_precision(config.precision, config.method)
+    except LabError:  # the run will fail with this reason; the estimate still shows
+        precision = "float32"
+    with devices.precision_policy(precision):
+        return _timed_fit(config, num_classes, steps, val_steps)
+
+
+def _timed_fit(config: TrainConfig, num_classes: int, steps: int, val_steps: int):
     import tempfile
     from types import SimpleNamespace
 

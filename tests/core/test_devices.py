@@ -148,9 +148,25 @@ def test_two_devices_match_one_on_the_demo_set(demo_folder, tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     one, two = json.loads(done.stdout.strip().splitlines()[-1]).values()
+    print(f"one device: {one}, two devices: {two}")  # [val acc, devices, batch, n] (-s)
     assert one[1:3] == [1, 16] and two[1:3] == [2, 32]
     # Within noise: 1.96 binomial standard errors of the difference at these accuracies.
     n = one[3]
     noise = 1.96 * np.sqrt(sum(a * (1 - a) for a in (one[0], two[0])) / n)
     assert abs(one[0] - two[0]) <= max(noise, 2 / n), (one, two)
     assert two[0] > 0.6, two  # the two-device run learned something
+
+
+@pytest.mark.parametrize(
+    "precision,timed", [("mixed_bfloat16", "mixed_bfloat16"), ("mixed_float16", "float32")]
+)
+def test_estimates_time_the_runs_precision(monkeypatch, precision, timed):
+    from core import fitting
+
+    seen = []
+    monkeypatch.setattr(devices, "gpu_count", lambda: 0)
+    monkeypatch.setattr(
+        fitting, "_timed_fit", lambda *args: seen.append(keras.config.dtype_policy().name)
+    )
+    fitting.time_epochs(TrainConfig.defaults("scratch", precision=precision), 2)
+    assert seen == [timed] and keras.config.dtype_policy().name == "float32"
