@@ -1,6 +1,6 @@
 """float32 against mixed_bfloat16 on this machine (issue 13), images per second.
 
-    python bench/precision.py [--batches 6] [--repeats 2] [--out bench/results/precision.json]
+    python bench/precision.py [--batches 2] [--repeats 1] [--out bench/results/precision.json]
 
 - scratch epoch: the blog's small CNN (`models.make_scratch_cnn`, 150 px, batch 16,
   RMSprop) fitted on random images; the second epoch is timed (the first traces).
@@ -86,8 +86,8 @@ def measure(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, default=6)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--batches", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--out", default=str(ROOT / "bench/results/precision.json"))
     args = parser.parse_args()
     result = measure(args)
