@@ -1,5 +1,6 @@
 """Issue 13: the precision policy per run and training on several devices."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -170,3 +171,22 @@ def test_estimates_time_the_runs_precision(monkeypatch, precision, timed):
     )
     fitting.time_epochs(TrainConfig.defaults("scratch", precision=precision), 2)
     assert seen == [timed] and keras.config.dtype_policy().name == "float32"
+
+
+@pytest.mark.slow  # two MobileNetV2 runs: ~70 s on the shared 2 cores
+def test_bottleneck_features_stay_float32_under_a_mixed_top(tiny_data):
+    """The feature cache serves every precision: a mixed run reuses float32 features."""
+    store = RunStore()
+    first = TrainConfig.defaults(
+        "bottleneck", data=tiny_data, image_size=32, epochs=1, backbone="mobilenet_v2_0.35",
+        pretrained=False, precision="mixed_bfloat16",
+    )  # fmt: skip
+    mixed = store.get(start_run(first, store))
+    again = store.get(start_run(dataclasses.replace(first, precision="float32"), store))
+    assert (mixed.summary.precision, again.summary.precision) == ("mixed_bfloat16", "float32")
+    assert not mixed.summary.feature_cache_hit and again.summary.feature_cache_hit
+    model = models.load_model(store.run_folder(mixed.id).model)
+    assert model.get_layer("top").get_layer("dense").compute_dtype == "bfloat16"
+    base = model.get_layer("backbone")
+    assert {layer.compute_dtype for layer in base.layers} == {"float32"}
+    assert keras.config.dtype_policy().name == "float32"
