@@ -48,6 +48,12 @@ WATCH_RUN = "ldl_watch_run"  # id of the run the Train page follows (int)
 ESTIMATES = "ldl_epoch_estimates"  # TrainConfig JSON -> EpochEstimate measured this session
 
 DEMO = "demo"
+# The Train page's precision choice (core.devices.resolve_precision is the rule).
+PRECISION_HELP = (
+    "auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with AMX, else float32 "
+    "(on CPUs without AMX, bfloat16 is slower: bench/precision.py). mixed_float16 needs a "
+    "GPU. The output layer always computes in float32."
+)
 
 _log = logging.getLogger("littledatalab")
 

@@ -34,6 +34,12 @@ class TrainingRun:
     dataset: object = None
     splits: dict = field(default_factory=dict)
     extra_callbacks: list = field(default_factory=list)  # timing (core.estimate)
+    replicas: int = 1  # devices training in sync (core.devices.make_strategy)
+
+    @property
+    def global_batch(self) -> int:
+        """Images per step: `batch_size` per device, times the devices."""
+        return self.config.batch_size * self.replicas
 
     @property
     def class_names(self) -> list[str]:
@@ -119,7 +125,7 @@ def image_inputs(run: TrainingRun, split: str, shuffle: bool, augmenter=None):
 
         return make_tf_dataset(
             decoded,
-            run.config.batch_size,
+            run.global_batch,
             shuffle=shuffle,
             seed=run.config.seed,
             augmenter=augmenter,
@@ -132,7 +138,7 @@ def fit_images(run: TrainingRun, model) -> dict:
     """Compile `model` and fit it on the run's decoded train and validation images."""
     from core.augment import run_augmenter
 
-    steps = math.ceil(len(run.splits["train"]) / run.config.batch_size)
+    steps = math.ceil(len(run.splits["train"]) / run.global_batch)
     compile_model(model, run.config, len(run.class_names), steps)
     train_inputs = image_inputs(run, "train", True, run_augmenter(run.config, "pipeline"))
     val_inputs = image_inputs(run, "validation", False)
@@ -147,7 +153,7 @@ def fit_model(run: TrainingRun, model, train_inputs, val_inputs, num_samples: in
 
     config = run.config
     run.store.set_phase(run.run_id, "prepare")  # building, then tracing the first step
-    progress = cb.StoreProgress(run.store, run.run_id, config.batch_size, num_samples)
+    progress = cb.StoreProgress(run.store, run.run_id, run.global_batch, num_samples)
     stop = cb.StopOnRequest(run.should_stop)
     on_disk = run.config.method != "bottleneck"  # a top model alone cannot classify images
     best = cb.BestCheckpoint("val_accuracy", run.folder.best if on_disk else None)
@@ -174,10 +180,10 @@ def fit_model(run: TrainingRun, model, train_inputs, val_inputs, num_samples: in
         callbacks.append(cb.EpochEvents(run.folder.tensorboard))
     callbacks += run.extra_callbacks  # last: they see the others' epoch-end work done
     # Arrays are batched and shuffled by fit(); a tf.data pipeline already is.
-    kwargs = {"batch_size": config.batch_size, "shuffle": True}
+    kwargs = {"batch_size": run.global_batch, "shuffle": True}
     if not isinstance(train_inputs, tuple):
         # The training pipeline repeats: fit() needs the epoch's length.
-        kwargs = {"shuffle": False, "steps_per_epoch": math.ceil(num_samples / config.batch_size)}
+        kwargs = {"shuffle": False, "steps_per_epoch": math.ceil(num_samples / run.global_batch)}
     x, y = train_inputs if isinstance(train_inputs, tuple) else (train_inputs, None)
     start = time.perf_counter()
     history = model.fit(
@@ -224,9 +230,24 @@ def time_epochs(config: TrainConfig, num_classes: int, steps: int = 8, val_steps
     Bottleneck runs train the top model on random features of the base's output shape;
     the base itself (and fine-tuning's) has random weights: same arithmetic, no download.
 
+    The fit runs in the run's precision policy (a mixed_float16 the run itself would
+    refuse is timed in float32); on one device: several devices are not timed.
+
     Returns:
         The `core.callbacks.EpochTiming`.
     """
+    from core import devices
+    from core.errors import LabError
+
+    try:
+        precision = devices.resolve_precision(config.precision, config.method)
+    except LabError:  # the run will fail with this reason; the estimate still shows
+        precision = "float32"
+    with devices.precision_policy(precision):
+        return _timed_fit(config, num_classes, steps, val_steps)
+
+
+def _timed_fit(config: TrainConfig, num_classes: int, steps: int, val_steps: int):
     import tempfile
     from types import SimpleNamespace
 

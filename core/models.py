@@ -54,12 +54,16 @@ def load_model(path) -> keras.Model:
 
 
 def output_layer(num_classes: int, name: str = "predictions") -> layers.Dense:
-    """One sigmoid unit for two classes, a softmax over classes for three or more."""
+    """One sigmoid unit for two classes, a softmax over classes for three or more.
+
+    Always float32 (under a mixed precision policy too): probabilities and the loss
+    stay exact, as the Keras mixed precision guide asks of the last layer.
+    """
     if num_classes < 2:
         raise ValueError(f"A classifier needs at least 2 classes; received {num_classes}.")
     if num_classes == 2:
-        return layers.Dense(1, activation="sigmoid", name=name)
-    return layers.Dense(num_classes, activation="softmax", name=name)
+        return layers.Dense(1, activation="sigmoid", name=name, dtype="float32")
+    return layers.Dense(num_classes, activation="softmax", name=name, dtype="float32")
 
 
 def loss_for(num_classes: int, label_smoothing: float = 0.0):

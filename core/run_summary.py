@@ -54,6 +54,11 @@ class RunSummary:
     steady_seconds_per_epoch: float | None = None  # median after the warm-up epoch
     warmup_seconds: float | None = None  # the first epoch's extra time (tracing)
     pretrained: bool | None = None
+    # Issue 13: the dtype policy the run trained in, its devices (replicas) and the
+    # global batch (batch_size x devices).
+    precision: str | None = None
+    devices: int | None = None
+    global_batch_size: int | None = None
 
     @classmethod
     def fields(cls) -> frozenset[str]:

@@ -23,6 +23,8 @@ FROM_SCRATCH = ("scratch", "improved")
 OPTIMIZERS = ("rmsprop", "sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine")
 HEADS = ("flatten", "gap")
+# Mixed precision policies (`core.devices`; "auto" resolves per machine and method).
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 # The blog's three experiments, in its order (the overview's plan, `runner.queue_blog_experiments`).
 BLOG_METHODS = ("scratch", "bottleneck", "finetune")
 
@@ -103,6 +105,12 @@ class TrainConfig:
     folds: int | None = None
     fold: int | None = None
     cv_group: str | None = None
+    # Issue 13. "auto": float32, or mixed where this machine gains from it
+    # (`core.devices.resolve_precision`); or a Keras policy name of `PRECISIONS`.
+    precision: str = "auto"
+    # Devices to train on with tf.distribute (None: every GPU when several are visible).
+    # `batch_size` is per device: the global batch is batch_size x devices.
+    devices: int | None = None
 
     def __post_init__(self):
         # Stored JSON (and old runs' configs) hold the augmentation as a dict.
@@ -159,6 +167,8 @@ class TrainConfig:
             (0 < self.val_fraction < 1, "val_fraction must be between 0 and 1"),
             (0 <= self.seed < 2**32, f"seed must be between 0 and {2**32 - 1}"),
             (self.augment_on in ("model", "pipeline"), "augment_on must be 'model' or 'pipeline'"),
+            (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
+            (self.devices is None or self.devices >= 1, "devices must be at least 1"),
             (
                 self.early_stopping_patience is None or self.early_stopping_patience >= 1,
                 "early_stopping_patience must be at least 1",

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 
 from core.augment import run_augmenter
+from core.devices import precision_policy
 from core.errors import LabError, RunError
 from core.evaluate import finish, predict_probs
 from core.fitting import TrainingRun, apply_seed, compile_model, fit_images, fit_model
@@ -134,7 +135,7 @@ def train(
         folder.config.write_text(json.dumps(config.to_dict(), indent=2))
         apply_seed(config)
         methods = {"scratch": _scratch, "bottleneck": _bottleneck, "finetune": _finetune}
-        status = {**methods, "improved": _improved}[config.method](run)
+        status = _on_devices(run, {**methods, "improved": _improved}[config.method])
     except LabError as exc:
         store.finish(run_id, "failed", error=str(exc))
         raise
@@ -147,6 +148,21 @@ def train(
         raise LabError(message) from exc
     store.finish(run_id, status)
     return store.get(run_id)
+
+
+def _on_devices(run: TrainingRun, method: Callable[[TrainingRun], str]) -> str:
+    """Run `method` in the config's precision policy (restored after) and, on several
+    devices, inside the distribution strategy's scope; both are recorded."""
+    from core import devices
+
+    config = run.config
+    precision = devices.resolve_precision(config.precision, config.method)
+    strategy, run.replicas = devices.make_strategy(config.devices)
+    run.store.update_summary(
+        run.run_id, precision=precision, devices=run.replicas, global_batch_size=run.global_batch
+    )
+    with devices.precision_policy(precision), devices.strategy_scope(strategy):
+        return method(run)
 
 
 # --- the three methods -----------------------------------------------------------------
@@ -187,23 +203,26 @@ def _bottleneck(run: TrainingRun) -> str:
     _load_data(run)
     base = None
 
-    def make_base():
+    def make_base():  # float32 (features and the saved classifier's base alike)
         nonlocal base
-        base = backbones.build_base(config.backbone, config.image_size, config.pretrained)
+        with precision_policy("float32"):
+            base = backbones.build_base(config.backbone, config.image_size, config.pretrained)
         return base
 
     key = features.run_feature_key(config, run.dataset.fingerprint())
-    feats = features.load_or_extract(
-        run.splits,
-        run.class_names,
-        key,
-        make_base,
-        config.backbone,
-        config.augment_copies,
-        run_augmenter(config, "features"),
-        batch_size=32,
-        progress=run.store.phase_reporter(run.run_id, "extract"),
-    )
+    # Features are extracted in float32 whatever the run's precision: one cache for all.
+    with precision_policy("float32"):
+        feats = features.load_or_extract(
+            run.splits,
+            run.class_names,
+            key,
+            make_base,
+            config.backbone,
+            config.augment_copies,
+            run_augmenter(config, "features"),
+            batch_size=32,
+            progress=run.store.phase_reporter(run.run_id, "extract"),
+        )
     run.store.update_summary(
         run.run_id,
         extract_seconds=feats.extract_seconds,
@@ -213,7 +232,7 @@ def _bottleneck(run: TrainingRun) -> str:
     top = models.make_top_model(
         feats.feature_shape, len(run.class_names), config.head, config.dropout
     )
-    steps = math.ceil(len(feats.y["train"]) / config.batch_size)
+    steps = math.ceil(len(feats.y["train"]) / run.global_batch)
     compile_model(top, config, len(run.class_names), steps)
     train_inputs = (feats.x["train"], feats.y["train"])
     val_inputs = (feats.x["validation"], feats.y["validation"])
@@ -283,6 +302,8 @@ def _train_stage1(run: TrainingRun) -> int | None:
         resize_mode=config.resize_mode,
         val_fraction=config.val_fraction,
         deterministic=config.deterministic,
+        precision=config.precision,
+        devices=config.devices,
         name=f"{config.name or f'finetune #{run.run_id}'}: stage 1 (top model)",
         folds=config.folds,  # the same fold: its top never sees this run's validation images
         fold=config.fold,

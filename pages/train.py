@@ -8,7 +8,7 @@ import charts
 import labui
 from core import runner, runs_view
 from core.errors import LabError
-from core.train_config import METHODS, OPTIMIZERS, TrainConfig
+from core.train_config import METHODS, OPTIMIZERS, PRECISIONS, TrainConfig
 
 st.title("Train")
 store = labui.run_store()
@@ -73,6 +73,9 @@ with st.expander("More options"):
         help="One run per fold of training + validation pooled (fine-tuning folds train their "
         "own top model); Compare shows the mean ± sd over the folds.",
     )  # fmt: skip
+    values["precision"] = st.selectbox(
+        "Precision", PRECISIONS, help=labui.PRECISION_HELP, key="train_precision"
+    )
 
 augment = labui.active_augment()
 values["augment"] = augment if augment is not None else defaults.augment

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from core.train_config import HEADS, METHODS, OPTIMIZERS, SCHEDULES
+from core.train_config import HEADS, METHODS, OPTIMIZERS, PRECISIONS, SCHEDULES
 
 # Options that map one to one onto TrainConfig fields of the same name.
 CONFIG_OPTIONS = (
@@ -17,7 +17,7 @@ CONFIG_OPTIONS = (
     "head", "dropout", "l2", "top_run", "top_epochs", "unfreeze_blocks", "train_batchnorm",
     "epochs", "batch_size", "optimizer", "learning_rate", "momentum", "schedule",
     "label_smoothing", "seed",
-    "early_stopping_patience", "checkpoint_best", "deterministic",
+    "early_stopping_patience", "checkpoint_best", "deterministic", "precision", "devices",
 )  # fmt: skip
 
 
@@ -108,6 +108,18 @@ def register(subparsers):
         help="k-fold cross-validation: train K runs, each validating on one of K folds of "
         "train+validation pooled (split by --seed), and report mean ± sd over the folds",
     )  # fmt: skip
+    hardware = parser.add_argument_group("devices")
+    hardware.add_argument(
+        "--precision", choices=PRECISIONS,
+        help="dtype policy; auto (default): mixed_float16 on a GPU, mixed_bfloat16 on a CPU "
+        "with AMX, else float32 (mixed_float16 needs a GPU)",
+    )  # fmt: skip
+    hardware.add_argument(
+        "--devices", type=int,
+        help="train on N devices with MirroredStrategy (default: every GPU when several are "
+        "visible); --batch-size is per device, the global batch is N times it, the learning "
+        "rate is used as given. With TF_CONFIG set: one worker of MultiWorkerMirroredStrategy",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(func=train)
 
@@ -168,11 +180,13 @@ def _print_epoch(epoch: int, epochs: int, figures: dict) -> None:
 def train(args) -> int:
     if args.folds is not None:
         return train_folds(args)
+    from core.devices import prepare_multi_worker
     from core.errors import LabError
     from core.store import RunStore
     from core.training import check_top_run, create_run
     from core.training import train as train_run
 
+    prepare_multi_worker()  # with TF_CONFIG: before TensorFlow runs any op
     store = RunStore()
     run_id = None
     try:

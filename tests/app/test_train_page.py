@@ -58,6 +58,20 @@ def test_improved_cnn_is_a_method_with_its_own_defaults_and_no_backbone():
     assert not at.warning and "train_start" in [b.key for b in at.button]
 
 
+def test_the_precision_choice_reaches_the_queued_run(monkeypatch):
+    from core import runner
+
+    queued = []
+    monkeypatch.setattr(runner, "enqueue", lambda config, store: queued.append(config) or 1)
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert at.selectbox(key="train_precision").value == "auto"
+    assert "mixed_bfloat16" in at.selectbox(key="train_precision").options
+    at.selectbox(key="train_precision").set_value("mixed_bfloat16").run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert [c.precision for c in queued] == ["mixed_bfloat16"]
+
+
 def test_missing_weights_need_an_explicit_choice(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty Keras cache
     monkeypatch.setenv("LDL_OFFLINE", "1")

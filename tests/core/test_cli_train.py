@@ -174,7 +174,7 @@ def test_every_training_setting_is_a_flag():
         "--train-batchnorm", "--epochs", "7", "--batch-size", "8", "--optimizer", "adam",
         "--lr", "0.002", "--momentum", "0.5", "--schedule", "cosine", "--label-smoothing", "0.1",
         "--seed", "9", "--patience", "2", "--keep-best",
-        "--non-deterministic",
+        "--non-deterministic", "--precision", "mixed_bfloat16", "--devices", "2",
     ]  # fmt: skip
     config = build_config(build_parser().parse_args(argv))
     defaults = TrainConfig.defaults("finetune", data="demo")
@@ -190,6 +190,18 @@ def test_every_training_setting_is_a_flag():
         2,
     )
     assert config.checkpoint_best and config.train_batchnorm and not config.deterministic
+
+
+def test_float16_on_a_cpu_is_one_sentence_and_recorded(capsys, monkeypatch):
+    from core import devices
+
+    monkeypatch.setattr(devices, "gpu_count", lambda: 0)
+    argv = ["--method", "scratch", "--data", "demo", "--precision", "mixed_float16", "--json"]
+    code, out, err = _train(capsys, *argv)
+    assert code == 1 and "Traceback" not in err
+    assert "mixed_float16 needs a GPU" in json.loads(out)["error"]
+    (record,) = RunStore().list_runs()
+    assert record.status == "failed" and record.config.precision == "mixed_float16"
 
 
 @pytest.mark.parametrize(
