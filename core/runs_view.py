@@ -121,6 +121,23 @@ SHOWN_COLUMNS = [
 ]  # fmt: skip
 
 
+HOLDOUT_COLUMNS = ["hold-out acc", "hold-out CI", "hold-out n"]
+
+
+def with_holdout(table: pd.DataFrame, latest: dict) -> pd.DataFrame:
+    """The runs table with each run's hold-out figures (`core.holdout.latest_by_run`).
+
+    Adds `HOLDOUT_COLUMNS` and "hold-out tta"; runs not evaluated there stay empty.
+    """
+    table = table.copy()
+    found = [latest.get(run_id) for run_id in table["id"]]
+    table["hold-out acc"] = [e.accuracy if e else None for e in found]
+    table["hold-out CI"] = [f"{e.ci_low:.3f}–{e.ci_high:.3f}" if e else None for e in found]
+    table["hold-out n"] = pd.array([e.n if e else None for e in found], dtype="Int64")
+    table["hold-out tta"] = [e.tta if e else None for e in found]
+    return table
+
+
 def _backbone_text(record) -> str:
     if record.method in FROM_SCRATCH:
         return "—"  # none: the small CNNs learn from scratch
