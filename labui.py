@@ -568,6 +568,84 @@ def paired_test(records: list, labels: dict, store) -> None:
     )
 
 
+def holdout_table(table, store):
+    """The runs table with the chosen hold-out set's figures, the columns to show, their config.
+
+    Returns `(table, columns, column_config)`; without stored evaluations, the table as is.
+    """
+    from core import holdout
+
+    evaluations = [e for e in store.evaluations() if e.run_id in set(table["id"])]
+    sets = holdout.holdout_sets(evaluations)
+    if not sets:
+        return table, runs_view.SHOWN_COLUMNS, {}
+    chosen = sets[0]
+    if len(sets) > 1:
+        chosen = st.selectbox(
+            "Hold-out set", sets, format_func=runs_view.spec_label, key="compare_holdout_set"
+        )
+    table = runs_view.with_holdout(table, holdout.latest_by_run(evaluations, chosen))
+    where = runs_view.SHOWN_COLUMNS.index("n") + 1
+    columns = [*runs_view.SHOWN_COLUMNS[:where], *runs_view.HOLDOUT_COLUMNS,
+               *runs_view.SHOWN_COLUMNS[where:]]  # fmt: skip
+    about = f"on {runs_view.spec_label(chosen)} ({chosen}), each run's latest evaluation"
+    config = {
+        "hold-out acc": st.column_config.NumberColumn(
+            format="%.3f", width=80, help=f"Hold-out accuracy {about}"
+        ),
+        "hold-out CI": st.column_config.TextColumn(help=f"95% interval {about}"),
+        "hold-out n": st.column_config.NumberColumn(width=55, help=f"Images {about}"),
+    }
+    return table, columns, config
+
+
+def holdout_form(records: list, labels: dict, store) -> None:
+    """Evaluate chosen runs on another labelled folder; the figures go to the table above."""
+    from core import dataroots, holdout
+    from core.predict import TTA_MODES, USABLE_STATUSES
+
+    for message in st.session_state.pop("compare_holdout_errors", []):
+        st.error(message, icon="⚠️")
+    usable = [r.id for r in records if r.status in USABLE_STATUSES]
+    with st.expander("Evaluate on a hold-out folder"):
+        st.caption(
+            "Score runs on labelled images they never saw: a folder of class sub-folders "
+            "(every image) or a train/validation layout (its test split, else validation). "
+            "Its classes must be the runs' classes."
+        )
+        known = [DEMO, *(str(p) for p in dataroots.local_datasets())]
+        picked = st.selectbox(
+            "Labelled folder", known, format_func=runs_view.spec_label, key="compare_holdout_known"
+        )
+        typed = st.text_input("…or type a path", key="compare_holdout_path")
+        chosen = st.multiselect(
+            "Runs", usable, default=usable, format_func=labels.get, key="compare_holdout_runs"
+        )
+        tta = st.radio(
+            "Test-time augmentation", TTA_MODES, horizontal=True, key="compare_holdout_tta",
+            help="flip averages each image with its mirror image; crops adds four corner crops.",
+        )  # fmt: skip
+        if not st.button("Evaluate", key="compare_holdout_go", disabled=not chosen):
+            return
+        errors = []
+        try:
+            data = str(dataroots.check_allowed(typed)) if typed.strip() else picked
+        except LabError as exc:
+            show_error(exc)
+            return
+        bar = st.progress(0.0)
+        with errors_shown("The evaluation"):
+            for done, run_id in enumerate(chosen):
+                where = f"{labels[run_id]} ({done + 1} of {len(chosen)})"
+                bar.progress(done / len(chosen), text=f"Evaluating {where}…")
+                try:
+                    holdout.evaluate_and_store(run_id, data, tta=tta, store=store)
+                except LabError as exc:  # one run's problem; the others are still scored
+                    errors.append(page_words(str(exc)))
+            st.session_state["compare_holdout_errors"] = errors
+            st.rerun()
+
+
 def calibration_section(run_id: int, store) -> None:
     """The reliability diagram, its expected calibration error, and a temperature on request."""
     import charts

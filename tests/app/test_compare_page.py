@@ -1,6 +1,8 @@
 """The Compare page on runs recorded directly in the store (no training needed)."""
 
 import numpy as np
+import pandas as pd
+import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -215,3 +217,48 @@ def test_accuracy_sentence_from_the_report_and_a_broken_report_in_one_line(tmp_p
     about_report = [e.value for e in at.error if "report.json" in e.value]
     assert len(about_report) == 1 and "is not a readable evaluation report" in about_report[0]
     assert not at.info and at.button(key="compare_rename")  # the rest of the page is there
+
+
+def test_holdout_column_shows_the_stored_evaluation(tmp_path, make_run):
+    from core.store import StoredEvaluation
+
+    first = _finished_run(make_run, tmp_path, "first", [0, 1, 1, 1])
+    second = _finished_run(make_run, tmp_path, "second", [0, 0, 1, 1])
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert "hold-out acc" not in at.dataframe[0].value.columns  # nothing evaluated yet
+    RunStore().add_evaluation(
+        StoredEvaluation(first, "/data/more_pets", "more_pets", "all", 120, 0.825, 0.747, 0.883)
+    )
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("id")
+    columns = list(table.columns)
+    assert columns.index("n") < columns.index("hold-out acc") < columns.index("train s")
+    assert table.loc[first, "hold-out acc"] == 0.825 and table.loc[first, "val acc"] == 0.75
+    assert table.loc[first, "hold-out CI"] == "0.747–0.883"
+    assert table.loc[first, "hold-out n"] == 120
+    assert pd.isna(table.loc[second, "hold-out acc"])  # not evaluated there
+
+
+def test_holdout_form_evaluates_runs_and_says_when_classes_differ(tmp_path, make_run, monkeypatch):
+    from tests.core.image_factory import make_image_folder
+
+    monkeypatch.setenv("LDL_ALLOWED_DIRS", str(tmp_path))
+    folder = make_image_folder(tmp_path / "extra_pets", {"cats": 3, "dogs": 3})
+    birds = make_image_folder(tmp_path / "birds", {"crows": 2, "owls": 2})
+    run_id = make_run(name="real", image_size=32, epochs=1, classes=CLASSES, model=True).id
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert at.multiselect(key="compare_holdout_runs").value == [run_id]
+    at.text_input(key="compare_holdout_path").set_value(str(folder))
+    at.radio(key="compare_holdout_tta").set_value("flip")
+    at.button(key="compare_holdout_go").click().run()
+    assert not at.exception and not at.error
+    stored = RunStore().evaluations(run_id)
+    assert [(e.n, e.tta, e.data_label) for e in stored] == [(6, "flip", "extra_pets")]
+    table = at.dataframe[0].value.set_index("id")
+    assert table.loc[run_id, "hold-out acc"] == pytest.approx(stored[0].accuracy)
+    at.text_input(key="compare_holdout_path").set_value(str(birds))
+    at.button(key="compare_holdout_go").click().run()
+    assert not at.exception
+    assert any("trained on cats, dogs" in e.value for e in at.error)
+    assert len(RunStore().evaluations(run_id)) == 1
