@@ -575,6 +575,7 @@ def holdout_table(table, store):
     """
     from core import holdout
 
+    _run_holdout_request(store)
     evaluations = [e for e in store.evaluations() if e.run_id in set(table["id"])]
     sets = holdout.holdout_sets(evaluations)
     if not sets:
@@ -599,13 +600,15 @@ def holdout_table(table, store):
     return table, columns, config
 
 
-def holdout_form(records: list, labels: dict, store) -> None:
-    """Evaluate chosen runs on another labelled folder; the figures go to the table above."""
-    from core import dataroots, holdout
+def holdout_form(records: list, labels: dict) -> None:
+    """The form to evaluate chosen runs on another labelled folder.
+
+    Its button only records the request: `holdout_table` runs it at the top of the
+    next run, with its progress there, so the table is drawn with the new figures.
+    """
+    from core import dataroots
     from core.predict import TTA_MODES, USABLE_STATUSES
 
-    for message in st.session_state.pop("compare_holdout_errors", []):
-        st.error(message, icon="⚠️")
     usable = [r.id for r in records if r.status in USABLE_STATUSES]
     with st.expander("Evaluate on a hold-out folder"):
         st.caption(
@@ -614,36 +617,54 @@ def holdout_form(records: list, labels: dict, store) -> None:
             "Its classes must be the runs' classes."
         )
         known = [DEMO, *(str(p) for p in dataroots.local_datasets())]
-        picked = st.selectbox(
+        st.selectbox(
             "Labelled folder", known, format_func=runs_view.spec_label, key="compare_holdout_known"
         )
-        typed = st.text_input("…or type a path", key="compare_holdout_path")
+        st.text_input("…or type a path", key="compare_holdout_path")
         chosen = st.multiselect(
             "Runs", usable, default=usable, format_func=labels.get, key="compare_holdout_runs"
         )
-        tta = st.radio(
+        st.radio(
             "Test-time augmentation", TTA_MODES, horizontal=True, key="compare_holdout_tta",
             help="flip averages each image with its mirror image; crops adds four corner crops.",
         )  # fmt: skip
-        if not st.button("Evaluate", key="compare_holdout_go", disabled=not chosen):
-            return
-        errors = []
-        try:
-            data = str(dataroots.check_allowed(typed)) if typed.strip() else picked
-        except LabError as exc:
-            show_error(exc)
-            return
+        st.button(
+            "Evaluate", key="compare_holdout_go", disabled=not chosen, on_click=_request_holdout
+        )
+
+
+def _request_holdout() -> None:
+    """The Evaluate button's callback: what to evaluate, from the form's widgets."""
+    state = st.session_state
+    typed = (state.get("compare_holdout_path") or "").strip()
+    state["compare_holdout_request"] = {
+        "data": typed or state.get("compare_holdout_known") or DEMO,
+        "typed": bool(typed),
+        "runs": list(state.get("compare_holdout_runs") or []),
+        "tta": state.get("compare_holdout_tta") or "none",
+    }
+
+
+def _run_holdout_request(store) -> None:
+    """Evaluate what the form asked for, with a progress bar; each problem in one line."""
+    from core import dataroots, holdout
+
+    request = st.session_state.pop("compare_holdout_request", None)
+    if not request:
+        return
+    with errors_shown("The evaluation"):
+        data = request["data"]
+        if request["typed"]:  # a typed path may only open the allowed folders
+            data = str(dataroots.check_allowed(data))
         bar = st.progress(0.0)
-        with errors_shown("The evaluation"):
-            for done, run_id in enumerate(chosen):
-                where = f"{labels[run_id]} ({done + 1} of {len(chosen)})"
-                bar.progress(done / len(chosen), text=f"Evaluating {where}…")
-                try:
-                    holdout.evaluate_and_store(run_id, data, tta=tta, store=store)
-                except LabError as exc:  # one run's problem; the others are still scored
-                    errors.append(page_words(str(exc)))
-            st.session_state["compare_holdout_errors"] = errors
-            st.rerun()
+        for done, run_id in enumerate(request["runs"]):
+            where = f"run #{run_id} ({done + 1} of {len(request['runs'])})"
+            bar.progress(done / len(request["runs"]), text=f"Evaluating {where} on {data}…")
+            try:
+                holdout.evaluate_and_store(run_id, data, tta=request["tta"], store=store)
+            except LabError as exc:  # one run's problem; the others are still scored
+                show_error(exc)
+        bar.empty()
 
 
 def calibration_section(run_id: int, store) -> None:

@@ -42,7 +42,7 @@ with st.expander("The blog's numbers (cats vs dogs, 2000 training / 800 validati
     st.dataframe(runs_view.blog_reference_table(), hide_index=True)
 
 labels = {r.id: runs_view.run_label(r) for r in records}
-labui.holdout_form(records, labels, store)
+labui.holdout_form(records, labels)
 st.subheader("Curves")
 overlay = st.multiselect(
     "Runs to overlay", list(labels), default=list(labels)[:3], format_func=labels.get,

@@ -261,4 +261,7 @@ def test_holdout_form_evaluates_runs_and_says_when_classes_differ(tmp_path, make
     at.button(key="compare_holdout_go").click().run()
     assert not at.exception
     assert any("trained on cats, dogs" in e.value for e in at.error)
+    at.text_input(key="compare_holdout_path").set_value("/etc")
+    at.button(key="compare_holdout_go").click().run()
+    assert any("outside the folders this app may open" in e.value for e in at.error)
     assert len(RunStore().evaluations(run_id)) == 1
