@@ -585,18 +585,16 @@ def holdout_table(table, store):
         chosen = st.selectbox(
             "Hold-out set", sets, format_func=runs_view.spec_label, key="compare_holdout_set"
         )
-    table = runs_view.with_holdout(table, holdout.latest_by_run(evaluations, chosen))
+    latest = holdout.latest_by_run(evaluations, chosen)
+    table = runs_view.with_holdout(table, latest)
     where = runs_view.SHOWN_COLUMNS.index("n") + 1
-    columns = [*runs_view.SHOWN_COLUMNS[:where], *runs_view.HOLDOUT_COLUMNS,
+    columns = [*runs_view.SHOWN_COLUMNS[:where], runs_view.HOLDOUT_SHOWN,
                *runs_view.SHOWN_COLUMNS[where:]]  # fmt: skip
-    about = f"on {runs_view.spec_label(chosen)} ({chosen}), each run's latest evaluation"
-    config = {
-        "hold-out acc": st.column_config.NumberColumn(
-            format="%.3f", width=80, help=f"Hold-out accuracy {about}"
-        ),
-        "hold-out CI": st.column_config.TextColumn(help=f"95% interval {about}"),
-        "hold-out n": st.column_config.NumberColumn(width=55, help=f"Images {about}"),
-    }
+    sizes = sorted({e.n for e in latest.values()})
+    about = (f"Accuracy (95% interval) on {runs_view.spec_label(chosen)} ({chosen}), "
+             f"n = {', '.join(map(str, sizes))} images, each run's latest evaluation")  # fmt: skip
+    config = {runs_view.HOLDOUT_SHOWN: st.column_config.TextColumn(width=125, help=about)}
+    st.caption(f"Hold-out column: {about}.")
     return table, columns, config
 
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pandas as pd
-import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -225,7 +224,7 @@ def test_holdout_column_shows_the_stored_evaluation(tmp_path, make_run):
     first = _finished_run(make_run, tmp_path, "first", [0, 1, 1, 1])
     second = _finished_run(make_run, tmp_path, "second", [0, 0, 1, 1])
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
-    assert "hold-out acc" not in at.dataframe[0].value.columns  # nothing evaluated yet
+    assert "hold-out" not in at.dataframe[0].value.columns  # nothing evaluated yet
     RunStore().add_evaluation(
         StoredEvaluation(first, "/data/more_pets", "more_pets", "all", 120, 0.825, 0.747, 0.883)
     )
@@ -233,11 +232,11 @@ def test_holdout_column_shows_the_stored_evaluation(tmp_path, make_run):
     assert not at.exception
     table = at.dataframe[0].value.set_index("id")
     columns = list(table.columns)
-    assert columns.index("n") < columns.index("hold-out acc") < columns.index("train s")
-    assert table.loc[first, "hold-out acc"] == 0.825 and table.loc[first, "val acc"] == 0.75
-    assert table.loc[first, "hold-out CI"] == "0.747–0.883"
-    assert table.loc[first, "hold-out n"] == 120
-    assert pd.isna(table.loc[second, "hold-out acc"])  # not evaluated there
+    assert columns.index("n") < columns.index("hold-out") < columns.index("train s")
+    assert table.loc[first, "hold-out"] == "0.825 (0.747–0.883)"
+    assert table.loc[first, "val acc"] == 0.75
+    assert pd.isna(table.loc[second, "hold-out"])  # not evaluated there
+    assert any("more_pets" in c.value and "n = 120" in c.value for c in at.caption)
 
 
 def test_holdout_form_evaluates_runs_and_says_when_classes_differ(tmp_path, make_run, monkeypatch):
@@ -256,7 +255,7 @@ def test_holdout_form_evaluates_runs_and_says_when_classes_differ(tmp_path, make
     stored = RunStore().evaluations(run_id)
     assert [(e.n, e.tta, e.data_label) for e in stored] == [(6, "flip", "extra_pets")]
     table = at.dataframe[0].value.set_index("id")
-    assert table.loc[run_id, "hold-out acc"] == pytest.approx(stored[0].accuracy)
+    assert table.loc[run_id, "hold-out"].startswith(f"{stored[0].accuracy:.3f} (")
     at.text_input(key="compare_holdout_path").set_value(str(birds))
     at.button(key="compare_holdout_go").click().run()
     assert not at.exception

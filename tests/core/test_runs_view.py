@@ -210,6 +210,7 @@ def test_with_holdout_adds_each_run_s_latest_figures_and_leaves_others_empty(run
     held = runs_view.with_holdout(table, latest_by_run(evaluations, "/d/extra")).set_index("id")
     assert held.loc[scored.id, "hold-out acc"] == 0.74  # the latest of the two
     assert held.loc[scored.id, "hold-out CI"] == "0.600–0.840"
+    assert held.loc[scored.id, "hold-out"] == "0.740 (0.600–0.840)"
     assert held.loc[scored.id, "hold-out n"] == 50 and held.loc[scored.id, "hold-out tta"] == "flip"
-    assert held.loc[unscored.id, ["hold-out acc", "hold-out CI", "hold-out n"]].isna().all()
+    assert held.loc[unscored.id, ["hold-out acc", "hold-out n", "hold-out"]].isna().all()
     assert "hold-out acc" not in table.columns  # the table given is left as it was
