@@ -591,8 +591,10 @@ def holdout_table(table, store):
     columns = [*runs_view.SHOWN_COLUMNS[:where], runs_view.HOLDOUT_SHOWN,
                *runs_view.SHOWN_COLUMNS[where:]]  # fmt: skip
     sizes = sorted({e.n for e in latest.values()})
-    about = (f"Accuracy (95% interval) on {runs_view.spec_label(chosen)} ({chosen}), "
-             f"n = {', '.join(map(str, sizes))} images, each run's latest evaluation")  # fmt: skip
+    name = runs_view.spec_label(chosen)
+    name = name if chosen.lower() == DEMO else f"{name} ({chosen})"
+    about = (f"Accuracy (95% interval) on {name}, n = {', '.join(map(str, sizes))} images, "
+             "each run's latest evaluation")  # fmt: skip
     config = {runs_view.HOLDOUT_SHOWN: st.column_config.TextColumn(width=125, help=about)}
     st.caption(f"Hold-out column: {about}.")
     return table, columns, config
