@@ -595,6 +595,105 @@ def cv_section(records: list) -> None:
     st.dataframe(table[runs_view.SHOWN_COLUMNS], hide_index=True, column_config=fold_config)
 
 
+def holdout_table(table, store):
+    """The runs table with the chosen hold-out set's figures, the columns to show, their config.
+
+    Returns `(table, columns, column_config)`; without stored evaluations, the table as is.
+    """
+    from core import holdout
+
+    _run_holdout_request(store)
+    evaluations = [e for e in store.evaluations() if e.run_id in set(table["id"])]
+    sets = holdout.holdout_sets(evaluations)
+    if not sets:
+        return table, runs_view.SHOWN_COLUMNS, {}
+    chosen = sets[0]
+    if len(sets) > 1:
+        chosen = st.selectbox(
+            "Hold-out set", sets, format_func=runs_view.spec_label, key="compare_holdout_set"
+        )
+    latest = holdout.latest_by_run(evaluations, chosen)
+    table = runs_view.with_holdout(table, latest)
+    where = runs_view.SHOWN_COLUMNS.index("n") + 1
+    columns = [*runs_view.SHOWN_COLUMNS[:where], runs_view.HOLDOUT_SHOWN,
+               *runs_view.SHOWN_COLUMNS[where:]]  # fmt: skip
+    sizes = sorted({e.n for e in latest.values()})
+    name = runs_view.spec_label(chosen)
+    name = name if chosen.lower() == DEMO else f"{name} ({chosen})"
+    about = (f"Accuracy (95% interval) on {name}, n = {', '.join(map(str, sizes))} images, "
+             "each run's latest evaluation")  # fmt: skip
+    config = {runs_view.HOLDOUT_SHOWN: st.column_config.TextColumn(width=125, help=about)}
+    st.caption(f"Hold-out column: {about}.")
+    return table, columns, config
+
+
+def holdout_form(records: list, labels: dict) -> None:
+    """The form to evaluate chosen runs on another labelled folder.
+
+    Its button only records the request: `holdout_table` runs it at the top of the
+    next run, with its progress there, so the table is drawn with the new figures.
+    """
+    from core import dataroots
+    from core.predict import TTA_MODES, USABLE_STATUSES
+
+    usable = [r.id for r in records if r.status in USABLE_STATUSES]
+    with st.expander("Evaluate on a hold-out folder"):
+        st.caption(
+            "Score runs on labelled images they never saw: a folder of class sub-folders "
+            "(every image) or a train/validation layout (its test split, else validation). "
+            "Its classes must be the runs' classes."
+        )
+        known = [DEMO, *(str(p) for p in dataroots.local_datasets())]
+        st.selectbox(
+            "Labelled folder", known, format_func=runs_view.spec_label, key="compare_holdout_known"
+        )
+        st.text_input("…or type a path", key="compare_holdout_path")
+        chosen = st.multiselect(
+            "Runs", usable, default=usable, format_func=labels.get, key="compare_holdout_runs"
+        )
+        st.radio(
+            "Test-time augmentation", TTA_MODES, horizontal=True, key="compare_holdout_tta",
+            help="flip averages each image with its mirror image; crops adds four corner crops.",
+        )  # fmt: skip
+        st.button(
+            "Evaluate", key="compare_holdout_go", disabled=not chosen, on_click=_request_holdout
+        )
+
+
+def _request_holdout() -> None:
+    """The Evaluate button's callback: what to evaluate, from the form's widgets."""
+    state = st.session_state
+    typed = (state.get("compare_holdout_path") or "").strip()
+    state["compare_holdout_request"] = {
+        "data": typed or state.get("compare_holdout_known") or DEMO,
+        "typed": bool(typed),
+        "runs": list(state.get("compare_holdout_runs") or []),
+        "tta": state.get("compare_holdout_tta") or "none",
+    }
+
+
+def _run_holdout_request(store) -> None:
+    """Evaluate what the form asked for, with a progress bar; each problem in one line."""
+    from core import dataroots, holdout
+
+    request = st.session_state.pop("compare_holdout_request", None)
+    if not request:
+        return
+    with errors_shown("The evaluation"):
+        data = request["data"]
+        if request["typed"]:  # a typed path may only open the allowed folders
+            data = str(dataroots.check_allowed(data))
+        bar = st.progress(0.0)
+        for done, run_id in enumerate(request["runs"]):
+            where = f"run #{run_id} ({done + 1} of {len(request['runs'])})"
+            bar.progress(done / len(request["runs"]), text=f"Evaluating {where} on {data}…")
+            try:
+                holdout.evaluate_and_store(run_id, data, tta=request["tta"], store=store)
+            except LabError as exc:  # one run's problem; the others are still scored
+                show_error(exc)
+        bar.empty()
+
+
 def calibration_section(run_id: int, store) -> None:
     """The reliability diagram, its expected calibration error, and a temperature on request."""
     import charts

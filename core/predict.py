@@ -284,6 +284,7 @@ class Evaluation:
     skipped: list[tuple[str, str]]  # (path, reason) of files that could not be decoded
     paths: list[str] = field(default_factory=list)  # the images scored, in order
     correct: list[bool] = field(default_factory=list)  # whether each was predicted right
+    tta: str = "none"  # the test-time augmentation it was scored with
 
     def correct_by_path(self) -> dict[str, bool]:
         """Right or wrong per image, for paired comparisons (`core.significance`)."""
@@ -294,6 +295,7 @@ class Evaluation:
             "run_id": self.run_id,
             "data": self.data,
             "split": self.split,
+            "tta": self.tta,
             "report": self.report.to_dict(),
             "skipped": [list(item) for item in self.skipped],
         }
@@ -349,7 +351,7 @@ def evaluate_run(
     )
     paths = [str(path) for p in parts for path in p.paths]
     correct = [bool(c) for c in np.argmax(probs, axis=1) == labels]
-    return Evaluation(int(run_id), str(data), chosen, report, skipped, paths, correct)
+    return Evaluation(int(run_id), str(data), chosen, report, skipped, paths, correct, tta)
 
 
 def _default_split(dataset) -> str:

@@ -152,6 +152,25 @@ _CV_COLUMNS = [
     "group", "dataset", "method", "backbone", "folds", "mean acc", "sd", "95% interval",
     "cv_group",
 ]  # fmt: skip
+HOLDOUT_COLUMNS = ["hold-out acc", "hold-out CI", "hold-out n", "hold-out tta"]
+HOLDOUT_SHOWN = "hold-out"  # "0.825 (0.747–0.883)": one column, so the table fits a laptop
+
+
+def with_holdout(table: pd.DataFrame, latest: dict) -> pd.DataFrame:
+    """The runs table with each run's hold-out figures (`core.holdout.latest_by_run`).
+
+    Adds `HOLDOUT_COLUMNS` (for the CSV) and `HOLDOUT_SHOWN`, the accuracy with its
+    interval in words; runs not evaluated there stay empty.
+    """
+    table = table.copy()
+    found = [latest.get(run_id) for run_id in table["id"]]
+    table["hold-out acc"] = [e.accuracy if e else None for e in found]
+    table["hold-out CI"] = [f"{e.ci_low:.3f}–{e.ci_high:.3f}" if e else None for e in found]
+    table["hold-out n"] = pd.array([e.n if e else None for e in found], dtype="Int64")
+    table["hold-out tta"] = [e.tta if e else None for e in found]
+    table[HOLDOUT_SHOWN] = [f"{e.accuracy:.3f} ({e.ci_low:.3f}–{e.ci_high:.3f})" if e else None
+                            for e in found]  # fmt: skip
+    return table
 
 
 def _backbone_text(record) -> str:

@@ -81,6 +81,20 @@ CREATE TABLE IF NOT EXISTS phases (
     total INTEGER NOT NULL,
     updated_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS evaluations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER NOT NULL,
+    data_path TEXT NOT NULL,
+    data_label TEXT NOT NULL,
+    split TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    accuracy REAL NOT NULL,
+    ci_low REAL NOT NULL,
+    ci_high REAL NOT NULL,
+    tta TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS evaluations_by_run ON evaluations (run_id, created);
 """
 _TABLES = re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA)
 # Stores written before a table existed gain it on open (CREATE TABLE IF NOT EXISTS):
@@ -175,6 +189,31 @@ def _split_prefix(split: str) -> str:
     if split not in ("validation", "test"):
         raise ValueError(f"A run is evaluated on 'validation' or 'test'. Received: {split!r}")
     return "" if split == "validation" else "test_"
+
+
+@dataclass
+class StoredEvaluation:
+    """A run's model scored on a labelled folder (`core.holdout`), as the store keeps it.
+
+    `data_path` is the folder (or "demo"), `data_label` its display name, `split` the
+    part scored ("all" for a plain folder of classes), `tta` the test-time augmentation;
+    `created` is a Unix time, `id` the store's.
+    """
+
+    run_id: int
+    data_path: str
+    data_label: str
+    split: str
+    n: int
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    tta: str = "none"
+    created: float = 0.0
+    id: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
@@ -277,7 +316,7 @@ class RunStore:
         tables = {
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
         }
-        if not {"runs", "epochs", "batches", "phases"} <= tables:
+        if not set(_TABLES) <= tables:
             conn.executescript(_SCHEMA)  # a new store, or one from before a table existed
 
     def _conn(self) -> sqlite3.Connection:
@@ -452,7 +491,10 @@ class RunStore:
         if record.status == "running" and process_alive(record.pid):
             raise RunError(f"Run {run_id} is running; stop it before deleting it.")
         conn = self._conn()
-        tables = (("batches", "run_id"), ("epochs", "run_id"), ("phases", "run_id"), ("runs", "id"))
+        tables = (
+            ("batches", "run_id"), ("epochs", "run_id"), ("phases", "run_id"),
+            ("evaluations", "run_id"), ("runs", "id"),
+        )  # fmt: skip
         for table, column in tables:
             conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (int(run_id),))
         shutil.rmtree(self.runs_root / str(int(run_id)), ignore_errors=True)
@@ -626,6 +668,28 @@ class RunStore:
             self.set_phase(run_id, name, done, total)
 
         return report
+
+    # --- hold-out evaluations ------------------------------------------------------
+
+    def add_evaluation(self, evaluation: StoredEvaluation) -> StoredEvaluation:
+        """Keep a run's score on a labelled folder; returns it with its id and time."""
+        self._require(evaluation.run_id)
+        stored = dataclasses.replace(evaluation, created=evaluation.created or time.time())
+        fields = [f.name for f in dataclasses.fields(StoredEvaluation) if f.name != "id"]
+        marks = ", ".join("?" * len(fields))
+        cur = self._conn().execute(
+            f"INSERT INTO evaluations ({', '.join(fields)}) VALUES ({marks})",
+            [getattr(stored, name) for name in fields],
+        )
+        return dataclasses.replace(stored, id=int(cur.lastrowid))
+
+    def evaluations(self, run_id: int | None = None) -> list[StoredEvaluation]:
+        """The stored evaluations of one run (or of every run), oldest first."""
+        sql, args = "SELECT * FROM evaluations", ()
+        if run_id is not None:
+            sql, args = sql + " WHERE run_id = ?", (int(run_id),)
+        rows = self._conn().execute(sql + " ORDER BY created, id", args)
+        return [StoredEvaluation(**dict(row)) for row in rows]
 
     def _require(self, run_id: int) -> None:
         row = self._conn().execute("SELECT 1 FROM runs WHERE id = ?", (int(run_id),)).fetchone()

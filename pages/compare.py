@@ -21,9 +21,9 @@ ALL = "all datasets"
 shown = st.selectbox("Dataset", [ALL, *names], key="compare_dataset")
 records = [r for r in records if shown == ALL or runs_view.dataset_label(r) == shown]
 
-table = runs_view.runs_table(records)
+table, columns, holdout_config = labui.holdout_table(runs_view.runs_table(records), store)
 st.dataframe(
-    table[runs_view.SHOWN_COLUMNS],
+    table[columns],
     hide_index=True,
     column_config={
         "id": st.column_config.NumberColumn(width=40),
@@ -33,6 +33,7 @@ st.dataframe(
         "val acc": st.column_config.NumberColumn(format="%.3f", width=70),
         "n": st.column_config.NumberColumn(width=55),
         "train s": st.column_config.NumberColumn(format="%.0f", width=65),
+        **holdout_config,
     },
 )
 csv = table.to_csv(index=False)  # every column, the hidden ones too
@@ -42,6 +43,7 @@ with st.expander("The blog's numbers (cats vs dogs, 2000 training / 800 validati
     st.dataframe(runs_view.blog_reference_table(), hide_index=True)
 
 labels = {r.id: runs_view.run_label(r) for r in records}
+labui.holdout_form(records, labels)
 st.subheader("Curves")
 overlay = st.multiselect(
     "Runs to overlay", list(labels), default=list(labels)[:3], format_func=labels.get,

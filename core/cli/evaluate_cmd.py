@@ -1,4 +1,6 @@
-"""`python -m core evaluate --run ID --data PATH [--json]`: score a run on labelled images."""
+"""`python -m core evaluate --run ID --data PATH [--json] [--no-save]`: score a run on labelled
+images; the result is kept with the run (`runs show` lists it, Compare shows it) unless
+`--no-save`."""
 
 from __future__ import annotations
 
@@ -26,14 +28,22 @@ def register(subparsers):
     )
     add_tta_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument(
+        "--no-save", action="store_true", help="do not keep the result with the run"
+    )
     parser.set_defaults(func=evaluate)
 
 
 @guarded
 def evaluate(args) -> int:
+    from core.holdout import stored_from
     from core.predict import evaluate_run
+    from core.store import RunStore
 
-    result = evaluate_run(args.run_id, args.data, split=args.split, tta=args.tta)
+    store = RunStore()
+    result = evaluate_run(args.run_id, args.data, split=args.split, store=store, tta=args.tta)
+    if not args.no_save:
+        store.add_evaluation(stored_from(result))
     if args.json:
         print(json.dumps(result.to_dict()))
     else:

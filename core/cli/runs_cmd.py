@@ -102,8 +102,10 @@ def run_show(args) -> int:
         "report": _read_json(folder.report("validation")),
         "test_report": _read_json(folder.report("test")),
     }
+    evaluations = [e.to_dict() for e in store.evaluations(record.id)]
     if args.json:
-        print(json.dumps({"run": record.to_dict(), "epochs": epochs, **reports}))
+        print(json.dumps({"run": record.to_dict(), "epochs": epochs, **reports,
+                          "evaluations": evaluations}))  # fmt: skip
         return 0
     print(f"run {record.id}: {record.name}")
     print(f"status     {record.status}" + (f" ({record.error})" if record.error else ""))
@@ -131,7 +133,18 @@ def run_show(args) -> int:
 
             print(f"\n{title} report")
             print(EvalReport.from_dict(reports[name]).to_text())
+    print("\nhold-out evaluations")
+    print(_evaluation_lines(evaluations) if evaluations else "  (none: python -m core evaluate)")
     return 0
+
+
+def _evaluation_lines(evaluations: list[dict]) -> str:
+    """One line per stored evaluation: when, on what, accuracy with its interval."""
+    return "\n".join(
+        f"  {_when(e['created'])}  {e['data_path']} ({e['split']}, tta {e['tta']})  "
+        f"accuracy {e['accuracy']:.3f} (95% CI {e['ci_low']:.3f}–{e['ci_high']:.3f}, n={e['n']})"
+        for e in evaluations
+    )
 
 
 @guarded

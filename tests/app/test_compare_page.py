@@ -1,6 +1,7 @@
 """The Compare page on runs recorded directly in the store (no training needed)."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -244,3 +245,51 @@ def test_no_cross_validation_no_section(make_run):
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     assert not at.exception
     assert not any(h.value == "Cross-validation" for h in at.subheader)
+
+
+def test_holdout_column_shows_the_stored_evaluation(tmp_path, make_run):
+    from core.store import StoredEvaluation
+
+    first = _finished_run(make_run, tmp_path, "first", [0, 1, 1, 1])
+    second = _finished_run(make_run, tmp_path, "second", [0, 0, 1, 1])
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert "hold-out" not in at.dataframe[0].value.columns  # nothing evaluated yet
+    RunStore().add_evaluation(
+        StoredEvaluation(first, "/data/more_pets", "more_pets", "all", 120, 0.825, 0.747, 0.883)
+    )
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("id")
+    columns = list(table.columns)
+    assert columns.index("n") < columns.index("hold-out") < columns.index("train s")
+    assert table.loc[first, "hold-out"] == "0.825 (0.747–0.883)"
+    assert table.loc[first, "val acc"] == 0.75
+    assert pd.isna(table.loc[second, "hold-out"])  # not evaluated there
+    assert any("more_pets" in c.value and "n = 120" in c.value for c in at.caption)
+
+
+def test_holdout_form_evaluates_runs_and_says_when_classes_differ(tmp_path, make_run, monkeypatch):
+    from tests.core.image_factory import make_image_folder
+
+    monkeypatch.setenv("LDL_ALLOWED_DIRS", str(tmp_path))
+    folder = make_image_folder(tmp_path / "extra_pets", {"cats": 3, "dogs": 3})
+    birds = make_image_folder(tmp_path / "birds", {"crows": 2, "owls": 2})
+    run_id = make_run(name="real", image_size=32, epochs=1, classes=CLASSES, model=True).id
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert at.multiselect(key="compare_holdout_runs").value == [run_id]
+    at.text_input(key="compare_holdout_path").set_value(str(folder))
+    at.radio(key="compare_holdout_tta").set_value("flip")
+    at.button(key="compare_holdout_go").click().run()
+    assert not at.exception and not at.error
+    stored = RunStore().evaluations(run_id)
+    assert [(e.n, e.tta, e.data_label) for e in stored] == [(6, "flip", "extra_pets")]
+    table = at.dataframe[0].value.set_index("id")
+    assert table.loc[run_id, "hold-out"].startswith(f"{stored[0].accuracy:.3f} (")
+    at.text_input(key="compare_holdout_path").set_value(str(birds))
+    at.button(key="compare_holdout_go").click().run()
+    assert not at.exception
+    assert any("trained on cats, dogs" in e.value for e in at.error)
+    at.text_input(key="compare_holdout_path").set_value("/etc")
+    at.button(key="compare_holdout_go").click().run()
+    assert any("outside the folders this app may open" in e.value for e in at.error)
+    assert len(RunStore().evaluations(run_id)) == 1

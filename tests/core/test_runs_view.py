@@ -195,3 +195,22 @@ def _flowers_train(tmp_path):
         tmp_path / "flowers5", {"train": {"a": 3, "b": 3}, "validation": {"a": 1, "b": 1}}
     )
     return root / "train"
+
+
+def test_with_holdout_adds_each_run_s_latest_figures_and_leaves_others_empty(run):
+    from core.holdout import latest_by_run
+    from core.store import StoredEvaluation
+
+    scored, unscored = run("finished", val_accuracy=0.9), run("finished", val_accuracy=0.8)
+    evaluations = [
+        StoredEvaluation(scored.id, "/d/extra", "extra", "all", 50, 0.7, 0.56, 0.81, "none", 1.0),
+        StoredEvaluation(scored.id, "/d/extra", "extra", "all", 50, 0.74, 0.6, 0.84, "flip", 2.0),
+    ]
+    table = runs_view.runs_table([scored, unscored])
+    held = runs_view.with_holdout(table, latest_by_run(evaluations, "/d/extra")).set_index("id")
+    assert held.loc[scored.id, "hold-out acc"] == 0.74  # the latest of the two
+    assert held.loc[scored.id, "hold-out CI"] == "0.600–0.840"
+    assert held.loc[scored.id, "hold-out"] == "0.740 (0.600–0.840)"
+    assert held.loc[scored.id, "hold-out n"] == 50 and held.loc[scored.id, "hold-out tta"] == "flip"
+    assert held.loc[unscored.id, ["hold-out acc", "hold-out n", "hold-out"]].isna().all()
+    assert "hold-out acc" not in table.columns  # the table given is left as it was

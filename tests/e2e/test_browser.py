@@ -154,6 +154,10 @@ def test_the_lab_in_a_browser(app_url, app_home, tmp_path):
             _shot(page, "failure")
             raise
         browser.close()
+    from core.store import RunStore
+
+    held_out = RunStore(app_home / "runs.sqlite").evaluations()
+    assert held_out and held_out[0].data_path == "demo"  # Compare's button stored it
     print(f"\nscreenshots in {SHOTS}")
 
 
@@ -229,6 +233,14 @@ def _walk_through(page, app_url: str, picture: Path, pets: Path) -> None:
     _idle(page)
     _no_repr(page)
     _shot(page, "compare")
+    # Hold-out: score the run on a labelled folder (the demo's default split here); the
+    # page reruns with the figures in the table, beside validation accuracy.
+    page.get_by_text("Evaluate on a hold-out folder").click()
+    page.locator(".st-key-compare_holdout_go button").click()
+    _idle(page)
+    _no_repr(page)
+    assert page.locator('[data-testid="stAlert"]:has-text("trained on")').count() == 0
+    _shot(page, "compare_holdout")
 
     _go(page, "Predict")
     _idle(page)
