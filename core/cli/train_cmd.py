@@ -6,6 +6,7 @@ validation accuracy (or, with `--json`, one JSON object on stdout).
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -101,8 +102,10 @@ def register(subparsers):
         help="stop when the validation loss has not improved for this many epochs",
     )  # fmt: skip
     fit.add_argument(
-        "--keep-best", action="store_true", default=None, dest="checkpoint_best",
-        help="end with the weights of the best epoch (by validation accuracy)",
+        "--keep-best", action=argparse.BooleanOptionalAction, default=None,
+        dest="checkpoint_best",
+        help="end with the weights of the best epoch (by validation accuracy); "
+        "on by default for finetune",
     )  # fmt: skip
     fit.add_argument(
         "--non-deterministic", action="store_false", default=None, dest="deterministic",

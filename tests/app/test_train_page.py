@@ -275,3 +275,15 @@ def test_finetune_keeps_its_best_epoch_by_default():
     at.radio(key="train_method").set_value("finetune").run()
     assert at.checkbox(key="train_best_finetune").value
     assert "validation accuracy" in at.checkbox(key="train_best_finetune").label
+
+
+def test_the_result_line_puts_finetuning_beside_its_top_run(make_run):
+    figures = dict(
+        val_accuracy=0.8, val_ci_low=0.7, val_ci_high=0.9, val_n=100, top_run_id=3,
+        top_run_val_accuracy=0.85, best_weights_restored=True, restored_by="val_accuracy",
+    )  # fmt: skip
+    make_run("finetune", backbone="mobilenet_v2_1.0", pretrained=False, summary=figures)
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert "Its top model (run 3) had 0.850" in at.success[0].value
+    assert any("Fine-tuning ended below its top model" in w.value for w in at.warning)
