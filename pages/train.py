@@ -63,8 +63,10 @@ if method == "finetune":
     values.update(labui.finetune_settings(col1, col2, col3, wanted, store, ds.class_names))
 with st.expander("More options"):
     values["seed"] = st.number_input("Seed", 0, 2**31 - 1, defaults.seed, key="train_seed")
-    best = "Keep the best epoch's weights (by validation accuracy)"
-    values["checkpoint_best"] = st.checkbox(best, defaults.checkpoint_best, key="train_best" + k)
+    best, why = "Keep the best epoch's weights", "The best by validation accuracy."
+    values["checkpoint_best"] = st.checkbox(
+        best, defaults.checkpoint_best, help=why, key="train_best" + k
+    )
     patience = st.number_input("Early stopping patience (0: off)", 0, 100, 0, key="train_patience")
     values["early_stopping_patience"] = patience or None
     values["name"] = st.text_input("Run name (optional)", key="train_name") or None

@@ -274,7 +274,7 @@ def test_finetune_keeps_its_best_epoch_by_default():
     assert not at.checkbox(key="train_best_scratch").value
     at.radio(key="train_method").set_value("finetune").run()
     assert at.checkbox(key="train_best_finetune").value
-    assert "validation accuracy" in at.checkbox(key="train_best_finetune").label
+    assert "validation accuracy" in at.checkbox(key="train_best_finetune").help
 
 
 def test_the_result_line_puts_finetuning_beside_its_top_run(make_run):
