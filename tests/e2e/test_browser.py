@@ -224,7 +224,7 @@ def _walk_through(page, app_url: str, picture: Path, pets: Path) -> None:
     _shot(page, "train_blog")
     # A pretrained method: its image size is the network's native one, the blog's a click away.
     page.locator(".st-key-train_method").get_by_text("Bottleneck features").click()
-    page.locator(".st-key-train_blog_settings button").wait_for()
+    page.locator(".st-key-train_blog_settings button").first.wait_for()
     _idle(page)
     assert page.locator(".st-key-train_size_bottleneck input").input_value() == "224"
     page.evaluate("window.scrollTo(0, 0)")
