@@ -253,7 +253,7 @@ def test_pretrained_methods_default_to_the_native_size_and_blog_settings_bring_1
     at.radio(key="train_method").set_value("bottleneck").run()
     backbone = at.selectbox(key="train_backbone_bottleneck").value
     assert at.number_input(key="train_size_bottleneck").value == BACKBONES[backbone].native_size
-    assert any("native size (224 px)" in c.value for c in at.caption)
+    assert any("native size (224 px for" in c.value for c in at.caption)
     at.number_input(key="train_epochs_bottleneck").set_value(3)
     at.selectbox(key="train_optimizer_bottleneck").set_value("adam").run()
     at.button(key="train_blog_settings").click().run()
