@@ -465,6 +465,63 @@ def backbone_picker(column, size: int, key: str) -> tuple[str, bool]:
     return backbone, ok
 
 
+def image_size_input(column, method: str, backbone: str | None, key: str) -> int:
+    """The image size: the method's default, for pretrained methods the backbone's native
+    size (it follows the picked backbone) until the user sets another size."""
+    from core.train_config import TrainConfig
+
+    follow = TrainConfig.defaults(method, **({"backbone": backbone} if backbone else {}))
+    size_key, auto_key = "train_size" + key, "_train_size_auto" + key
+    state = st.session_state
+    if size_key not in state or state[size_key] == state.get(auto_key):
+        state[size_key] = follow.image_size
+    state[auto_key] = follow.image_size
+    native = " (the network's native size)" if follow.uses_backbone else ""
+    return column.number_input(
+        "Image size (px)", 16, 512, step=8, key=size_key,
+        help=f"Default {follow.image_size} px{native}; the blog used 150 px.",
+    )  # fmt: skip
+
+
+BLOG_WIDGETS = {  # Train page widget (without its method suffix) -> TrainConfig field
+    "train_epochs": "epochs", "train_batch": "batch_size", "train_size": "image_size",
+    "train_optimizer": "optimizer", "train_lr": "learning_rate", "train_dropout": "dropout",
+}  # fmt: skip
+
+
+def apply_blog_settings(method: str, key: str) -> None:
+    """Sets the Train page's fields to the blog's settings for `method` (150 px, its
+    epochs, optimizer, dropout) and its augmentation (the Augment page's choice is dropped)."""
+    from core.train_config import TrainConfig
+
+    blog = TrainConfig.blog(method)
+    for widget, field in BLOG_WIDGETS.items():
+        st.session_state[widget + key] = getattr(blog, field)
+    if method == "scratch":
+        st.session_state["train_l2"] = blog.l2
+    st.session_state[ACTIVE_AUGMENT] = None  # training falls back to the blog's default
+    _remember(augment=None)
+
+
+def blog_settings_button(method: str, key: str) -> None:
+    """One click to the blog's settings for its three methods, with what it sets."""
+    from core.train_config import BLOG_IMAGE_SIZE, BLOG_METHODS
+
+    if method not in BLOG_METHODS:
+        return
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    left.button(
+        f"Blog settings ({BLOG_IMAGE_SIZE} px)", key="train_blog_settings",
+        on_click=apply_blog_settings, args=(method, key),
+        help="Epochs, batch size, image size, optimizer, learning rate, dropout and "
+        "augmentation as in the blog post (drops the Augment page's choice).",
+    )  # fmt: skip
+    native = "the network's native size (224 px for VGG16 and the MobileNets)"
+    native = "the blog's 150 px" if method == "scratch" else native
+    right.caption(f"Defaults: the blog's settings at {native}. The button sets every field "
+                  "to the blog's values.")  # fmt: skip
+
+
 def finetune_settings(col1, col2, col3, wanted, store, class_names: list[str]) -> dict:
     """Fine-tuning's own settings: the top model's run, blocks to unfreeze, BatchNorm."""
     from core.top_runs import compatible_top_runs
@@ -481,6 +538,22 @@ def finetune_settings(col1, col2, col3, wanted, store, class_names: list[str]) -
         "unfreeze_blocks": col1.number_input("Blocks to unfreeze", 1, 5, 1, key="train_unfreeze"),
         "train_batchnorm": col2.checkbox("Train BatchNorm parameters", key="train_bn"),
     }
+
+
+def top_run_note(summary) -> None:
+    """Fine-tuning: its top run's figure and how its weights were chosen, and a warning
+    when it ended below that run (nothing for other runs)."""
+    sentence = runs_view.top_run_sentence(summary)
+    if sentence:
+        st.caption(sentence + ".")
+    below_top_run_warning(summary)
+
+
+def below_top_run_warning(summary) -> None:
+    """The warning of a fine-tuning run that ended below its top run (else nothing)."""
+    warning = runs_view.below_top_run_warning(summary)
+    if warning:
+        st.warning(warning)
 
 
 def augment_caption(config, chosen: bool) -> str:
@@ -514,17 +587,15 @@ def blog_queue(spec: str, config, backbone: str | None, augment, n_train: int, s
     from core import estimate, runner
     from core.backbones import BACKBONES, default_backbone
     from core.lab_results import queue_seconds
-    from core.train_config import BLOG_METHODS, TrainConfig
+    from core.train_config import BLOG_IMAGE_SIZE, BLOG_METHODS, TrainConfig
 
-    backbone = backbone or default_backbone(config.image_size)
-    plan = [
-        TrainConfig.defaults(m, image_size=config.image_size, backbone=backbone)
-        for m in BLOG_METHODS
-    ]
+    size = BLOG_IMAGE_SIZE  # the blog's three experiments at the blog's size
+    backbone = backbone or default_backbone(size)
+    plan = [TrainConfig.blog(m, backbone=backbone) for m in BLOG_METHODS]
     records = store.list_runs()
     history = {}
     for c in plan:
-        guess = estimate.from_history(records, c.method, backbone, spec, c.image_size)
+        guess = estimate.from_history(records, c.method, backbone, spec, size)
         if guess is not None:
             history[c.method] = guess.seconds_per_epoch
     seconds, basis = queue_seconds(plan, n_train, history)
@@ -532,14 +603,14 @@ def blog_queue(spec: str, config, backbone: str | None, augment, n_train: int, s
     st.markdown(
         f"Scratch, then bottleneck features of {BACKBONES[backbone].label}, then fine-tuning "
         "on that top, "
-        f"each for the blog's {plan[0].epochs} epochs at {config.image_size} px: "
+        f"each for the blog's {plan[0].epochs} epochs at the blog's {size} px: "
         f"**{length}** of training ({basis}), one run after the other in the background."
     )
     sure = st.checkbox(f"Yes, train for {length}", key="train_blog_confirm")
     if not st.button("Queue the three runs", key="train_blog", disabled=not sure):
         return None
     return runner.queue_blog_experiments(
-        spec, image_size=config.image_size, backbone=backbone,
+        spec, image_size=size, backbone=backbone,
         pretrained=config.pretrained, augment=augment, store=store,
     )  # fmt: skip
 

@@ -89,6 +89,7 @@ def finish(run: TrainingRun, model, fit: dict, probs: dict | None = None) -> str
         best_epoch=int(np.argmax(val_acc)) + 1 if val_acc else None,
         final_val_accuracy=val_acc[-1] if val_acc else None,
         best_weights_restored=fit["restored"],
+        restored_by=fit["best"].monitor if fit["restored"] else None,
         epochs_run=epochs_run,
         total_params=total,
         trainable_params=trainable,

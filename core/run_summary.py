@@ -30,6 +30,9 @@ class RunSummary:
     # Fine-tuning: the run whose top model it starts from, and its stage-1 run.
     top_run_id: int | None = None
     stage1_run_id: int | None = None
+    # The top run's validation accuracy, copied when fine-tuning starts: the figure
+    # fine-tuning must not end below (`runs_view.below_top_run_warning`).
+    top_run_val_accuracy: float | None = None
     # Evaluation on the validation split (and the test split where there is one).
     val_accuracy: float | None = None
     val_ci_low: float | None = None
@@ -46,6 +49,7 @@ class RunSummary:
     best_epoch: int | None = None
     final_val_accuracy: float | None = None
     best_weights_restored: bool | None = None
+    restored_by: str | None = None  # the epoch figure the best epoch was chosen by
     epochs_run: int | None = None
     total_params: int | None = None
     trainable_params: int | None = None

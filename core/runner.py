@@ -162,7 +162,7 @@ def queue_blog_experiments(
             extra["top_run"] = ids[-1]
         if augment is not None and method != "bottleneck":  # the blog's features: unaugmented
             extra["augment"] = augment
-        config = dataclasses.replace(TrainConfig.defaults(method), **overrides, **extra)
+        config = dataclasses.replace(TrainConfig.blog(method), **overrides, **extra)
         ids.append(create_run(config.validate(), store))
     ensure_worker()
     return ids

@@ -98,6 +98,7 @@ def runs_table(records: list) -> pd.DataFrame:
                 "95% CI": f"{ci[0]:.3f}–{ci[1]:.3f}" if None not in ci else None,
                 "n": s.val_n,
                 "best epoch acc": s.best_val_accuracy,
+                "top run acc": s.top_run_val_accuracy,
                 "val loss": s.val_loss,
                 "train s": r.duration if s.train_seconds is None else s.train_seconds,
                 "params": s.total_params,
@@ -111,7 +112,7 @@ def runs_table(records: list) -> pd.DataFrame:
 
 _TABLE_COLUMNS = [
     "id", "name", "status", "dataset", "method", "backbone", "size", "epochs", "val acc",
-    "95% CI", "n", "best epoch acc", "val loss", "train s", "params", "trainable",
+    "95% CI", "n", "best epoch acc", "top run acc", "val loss", "train s", "params", "trainable",
     "pretrained", "classes",
 ]  # fmt: skip
 # What the Compare page shows: status early, so that it is never the column cut off.
@@ -374,6 +375,44 @@ def accuracy_sentence(figures, bold: bool = False) -> str | None:
         return None
     value = f"**{acc:.3f}**" if bold else f"{acc:.3f}"
     return f"Validation accuracy {value} (95% interval {low:.3f}–{high:.3f}, n = {n})"
+
+
+_RESTORED_BY_WORDS = {"val_accuracy": "validation accuracy", "val_loss": "validation loss"}
+
+
+def result_line(summary) -> str | None:
+    """A finished run's result: its accuracy sentence, then (fine-tuning) its top run's
+    figure beside it; None without an accuracy."""
+    accuracy = accuracy_sentence(summary)
+    if accuracy is None:
+        return None
+    top = top_run_sentence(summary)
+    return f"{accuracy}. {top}." if top else f"{accuracy}."
+
+
+def top_run_sentence(summary) -> str | None:
+    """Fine-tuning's figure beside its top run's, and how it chose its weights, e.g.
+    "Its top model (run 3) had 0.850; the best epoch's weights (by validation accuracy)
+    were restored", or None for a run without a top run's figure."""
+    if summary.top_run_val_accuracy is None:
+        return None
+    text = f"Its top model (run {summary.top_run_id}) had {summary.top_run_val_accuracy:.3f}"
+    if summary.best_weights_restored:
+        by = _RESTORED_BY_WORDS.get(summary.restored_by, summary.restored_by or "?")
+        text += f"; the best epoch's weights (by {by}) were restored"
+    return text
+
+
+def below_top_run_warning(summary) -> str | None:
+    """One sentence when a fine-tuning run ended below the top model it started from,
+    else None (the page and `python -m core runs show` both say it)."""
+    final, top = summary.val_accuracy, summary.top_run_val_accuracy
+    if final is None or top is None or final >= top:
+        return None
+    return (
+        f"Fine-tuning ended below its top model: validation accuracy {final:.3f} against "
+        f"{top:.3f} for run {summary.top_run_id}, so that run's model is the better one."
+    )
 
 
 def watched_run(records: list, preferred: int | None):

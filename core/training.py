@@ -280,7 +280,9 @@ def _finetune(run: TrainingRun) -> str:
         config.unfreeze_blocks,
         config.train_batchnorm,
     )
-    run.store.update_summary(run.run_id, top_run_id=top_run)
+    run.store.update_summary(
+        run.run_id, top_run_id=top_run, top_run_val_accuracy=record.summary.val_accuracy
+    )
     fit = fit_images(run, model)
     return finish(run, model, fit)
 

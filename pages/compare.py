@@ -83,6 +83,7 @@ except LabError as exc:  # an unreadable report.json: said once, the rest of the
     report = None
 if report is not None:
     st.markdown(runs_view.accuracy_sentence(report, bold=True))
+    labui.top_run_note(record.summary)
     st.dataframe(
         pd.DataFrame(report.per_class),
         hide_index=True,

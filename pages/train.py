@@ -28,14 +28,12 @@ st.caption(labui.METHOD_WORDS[method][1])
 defaults = TrainConfig.defaults(method)
 k = f"_{method}"  # per-method keys: switching method brings back that method's defaults
 values, ok, random_weights = {}, True, False
+labui.blog_settings_button(method, k)
 
 col1, col2, col3 = st.columns(3)
 values["epochs"] = col1.number_input("Epochs", 1, 500, defaults.epochs, key="train_epochs" + k)
 values["batch_size"] = col1.number_input(
     "Batch size", 1, 512, defaults.batch_size, key="train_batch" + k
-)
-values["image_size"] = col1.number_input(
-    "Image size (px)", 16, 512, defaults.image_size, step=8, key="train_size" + k
 )
 values["optimizer"] = col2.selectbox(
     "Optimizer", OPTIMIZERS, OPTIMIZERS.index(defaults.optimizer), key="train_optimizer" + k
@@ -50,10 +48,11 @@ if method == "scratch":
     values["l2"] = col3.number_input(
         "L2 weight decay", 0.0, 1.0, defaults.l2, format="%.4f", key="train_l2"
     )
-elif defaults.uses_backbone:
-    values["backbone"], ok = labui.backbone_picker(col3, values["image_size"], key=k)
+elif defaults.uses_backbone:  # picked first: the image size follows its native size
+    values["backbone"], ok = labui.backbone_picker(col3, st.session_state.get("train_size" + k), k)
     random_weights = col3.checkbox("Use random weights instead", key="train_random" + k)
     values["pretrained"] = not random_weights
+values["image_size"] = labui.image_size_input(col1, method, values.get("backbone"), k)
 if method == "bottleneck":  # columns 1 and 2 are shorter: the network's column is full
     values["head"] = col2.radio("Top model", ["flatten", "gap"], horizontal=True, key="train_head")
     values["augment_copies"] = col1.number_input(
@@ -64,7 +63,10 @@ if method == "finetune":
     values.update(labui.finetune_settings(col1, col2, col3, wanted, store, ds.class_names))
 with st.expander("More options"):
     values["seed"] = st.number_input("Seed", 0, 2**31 - 1, defaults.seed, key="train_seed")
-    values["checkpoint_best"] = st.checkbox("Keep the best epoch's weights", key="train_best")
+    best, why = "Keep the best epoch's weights", "The best by validation accuracy."
+    values["checkpoint_best"] = st.checkbox(
+        best, defaults.checkpoint_best, help=why, key="train_best" + k
+    )
     patience = st.number_input("Early stopping patience (0: off)", 0, 100, 0, key="train_patience")
     values["early_stopping_patience"] = patience or None
     values["name"] = st.text_input("Run name (optional)", key="train_name") or None
@@ -142,8 +144,9 @@ def monitor() -> None:
         st.progress(prog.fraction, text=prog.text(eta if run.status == "running" else None))
     if run.error:
         st.error(f"{run.status.capitalize()}: {labui.page_words(run.error)}")
-    if run.status == "finished" and runs_view.accuracy_sentence(run.summary):
-        st.success(runs_view.accuracy_sentence(run.summary) + ". See it on the Compare page.")
+    if run.status == "finished" and runs_view.result_line(run.summary):
+        st.success(runs_view.result_line(run.summary) + " See it on the Compare page.")
+        labui.below_top_run_warning(run.summary)
     epochs = runs_view.epoch_frame(store.epochs(run.id))
     if not epochs.empty:
         st.container(key="train_epoch_curves").altair_chart(charts.epoch_curves(epochs))

@@ -125,6 +125,10 @@ def run_show(args) -> int:
     print("\nsummary")
     for key, value in record.summary.to_dict().items():
         print(f"  {key:<24} {_fmt(value)}")
+    from core.runs_view import below_top_run_warning
+
+    if below_top_run_warning(record.summary):
+        print(f"\nwarning: {below_top_run_warning(record.summary)}")
     print("\nepochs")
     print(_epoch_table(epochs) if epochs else "  (none recorded)")
     for name, title in (("report", "validation"), ("test_report", "test")):

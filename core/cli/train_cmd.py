@@ -6,6 +6,7 @@ validation accuracy (or, with `--json`, one JSON object on stdout).
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -32,7 +33,12 @@ def register(subparsers):
     parser.add_argument("--data", required=True, help="dataset folder, or 'demo'")
     parser.add_argument("--name", help="a name for the run")
     data = parser.add_argument_group("data")
-    data.add_argument("--image-size", type=int, dest="image_size", help="pixels per side")
+    data.add_argument(
+        "--image-size", type=int, dest="image_size",
+        help="pixels per side (default: the backbone's native size, 224, for bottleneck and "
+        "finetune; 150 for scratch, the blog's; 128 for improved); --image-size 150 is the "
+        "blog's setting",
+    )  # fmt: skip
     data.add_argument("--resize-mode", choices=("stretch", "crop", "pad"), dest="resize_mode")
     data.add_argument(
         "--val-fraction", type=float, dest="val_fraction",
@@ -96,8 +102,10 @@ def register(subparsers):
         help="stop when the validation loss has not improved for this many epochs",
     )  # fmt: skip
     fit.add_argument(
-        "--keep-best", action="store_true", default=None, dest="checkpoint_best",
-        help="end with the weights of the best epoch (by validation accuracy)",
+        "--keep-best", action=argparse.BooleanOptionalAction, default=None,
+        dest="checkpoint_best",
+        help="end with the weights of the best epoch (by validation accuracy); "
+        "on by default for finetune",
     )  # fmt: skip
     fit.add_argument(
         "--non-deterministic", action="store_false", default=None, dest="deterministic",
@@ -218,6 +226,10 @@ def train(args) -> int:
         low, high, n = summary.val_ci_low, summary.val_ci_high, summary.val_n
         text = "n/a" if accuracy is None else f"{accuracy:.4f} (95% CI {low:.3f}-{high:.3f}, n={n})"
         print(f"run {record.id} {record.status}: validation accuracy {text}")
+        from core.runs_view import below_top_run_warning
+
+        if below_top_run_warning(summary):
+            print(f"warning: {below_top_run_warning(summary)}")
     return 0
 
 

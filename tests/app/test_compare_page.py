@@ -293,3 +293,25 @@ def test_holdout_form_evaluates_runs_and_says_when_classes_differ(tmp_path, make
     at.button(key="compare_holdout_go").click().run()
     assert any("outside the folders this app may open" in e.value for e in at.error)
     assert len(RunStore().evaluations(run_id)) == 1
+
+
+def test_a_finetune_run_shows_its_top_runs_figure_and_warns_when_below(tmp_path, make_run):
+    y_true = np.array([0, 0, 1, 1])
+    paths = [str(tmp_path / f"f{i}.png") for i in range(4)]
+    probs = np.array([0.3, 0.8, 0.8, 0.8])  # 3 of 4 right: 0.750
+    top = {"top_run_id": 1, "top_run_val_accuracy": 0.9, "best_weights_restored": True,
+           "restored_by": "val_accuracy"}  # fmt: skip
+    make_run(
+        "finetune", backbone="mobilenet_v2_1.0", pretrained=False, image_size=32, classes=CLASSES,
+        predictions=(paths, y_true, probs), summary=top,
+    )  # fmt: skip
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert any(
+        "Its top model (run 1) had 0.900" in c.value and "by validation accuracy" in c.value
+        for c in at.caption
+    )
+    assert [w.value for w in at.warning] == [
+        "Fine-tuning ended below its top model: validation accuracy 0.750 against 0.900 for "
+        "run 1, so that run's model is the better one."
+    ]

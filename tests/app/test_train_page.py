@@ -200,7 +200,7 @@ def test_train_names_the_dataset_it_trains_on():
     )
 
 
-def _bottleneck_run(make_run, classes, size=150, backbone="mobilenet_v2_1.0", status="finished"):
+def _bottleneck_run(make_run, classes, size=224, backbone="mobilenet_v2_1.0", status="finished"):
     return make_run(
         "bottleneck", status=status, classes=classes, backbone=backbone, image_size=size, epochs=1
     ).id
@@ -213,7 +213,7 @@ def test_finetune_preselects_the_newest_compatible_top_run(mobilenet_weights, ma
     older = _bottleneck_run(make_run, classes)
     newest = _bottleneck_run(make_run, classes)
     _bottleneck_run(make_run, ["cats", "dogs"])  # newer still, but other classes
-    _bottleneck_run(make_run, classes, size=64)  # other image size
+    _bottleneck_run(make_run, classes, size=150)  # other image size (the page's is 224)
     _bottleneck_run(make_run, classes, status="stopped")
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     at.radio(key="train_method").set_value("finetune").run()
@@ -235,6 +235,7 @@ def test_queueing_the_blogs_experiments_shows_a_time_and_needs_a_confirmation(mo
     at.checkbox(key="train_blog_confirm").check().run()
     at.button(key="train_blog").click().run()
     assert not at.exception and len(queued) == 1
+    assert queued[0]["image_size"] == 150  # the blog's size, whatever the form shows
     assert at.session_state["ldl_watch_run"] == 7  # the page follows the first queued run
 
 
@@ -270,3 +271,50 @@ def test_k_fold_is_off_by_default_and_queues_one_group(monkeypatch):
     runs = next(iter(groups.values()))
     assert [r.config.fold for r in runs] == [0, 1, 2] and {r.status for r in runs} == {"queued"}
     assert at.session_state["ldl_watch_run"] == runs[0].id  # the page follows fold 1
+
+
+def test_pretrained_methods_default_to_the_native_size_and_blog_settings_bring_150(
+    mobilenet_weights,
+):
+    from core.backbones import BACKBONES
+    from core.train_config import TrainConfig
+
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert at.number_input(key="train_size_scratch").value == 150  # the blog's, from scratch
+    at.radio(key="train_method").set_value("bottleneck").run()
+    backbone = at.selectbox(key="train_backbone_bottleneck").value
+    assert at.number_input(key="train_size_bottleneck").value == BACKBONES[backbone].native_size
+    assert any("native size (224 px for" in c.value for c in at.caption)
+    at.number_input(key="train_epochs_bottleneck").set_value(3)
+    at.selectbox(key="train_optimizer_bottleneck").set_value("adam").run()
+    at.button(key="train_blog_settings").click().run()
+    assert not at.exception
+    blog = TrainConfig.blog("bottleneck")
+    assert at.number_input(key="train_size_bottleneck").value == 150
+    assert at.number_input(key="train_epochs_bottleneck").value == blog.epochs
+    assert at.selectbox(key="train_optimizer_bottleneck").value == blog.optimizer
+    assert at.session_state["ldl_active_augment"] is None  # the blog's augmentation
+    # A size the user set (150 here) stays when the network changes.
+    other = next(b for b in BACKBONES if b != backbone)
+    at.selectbox(key="train_backbone_bottleneck").set_value(other).run()
+    assert at.number_input(key="train_size_bottleneck").value == 150
+
+
+def test_finetune_keeps_its_best_epoch_by_default():
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.checkbox(key="train_best_scratch").value
+    at.radio(key="train_method").set_value("finetune").run()
+    assert at.checkbox(key="train_best_finetune").value
+    assert "validation accuracy" in at.checkbox(key="train_best_finetune").help
+
+
+def test_the_result_line_puts_finetuning_beside_its_top_run(make_run):
+    figures = dict(
+        val_accuracy=0.8, val_ci_low=0.7, val_ci_high=0.9, val_n=100, top_run_id=3,
+        top_run_val_accuracy=0.85, best_weights_restored=True, restored_by="val_accuracy",
+    )  # fmt: skip
+    make_run("finetune", backbone="mobilenet_v2_1.0", pretrained=False, summary=figures)
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert "Its top model (run 3) had 0.850" in at.success[0].value
+    assert any("Fine-tuning ended below its top model" in w.value for w in at.warning)

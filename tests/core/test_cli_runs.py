@@ -334,3 +334,20 @@ def test_tta_and_calibration_change_probabilities_not_classes(trained, demo, cap
     calibrated = predict()
     assert calibrated["predicted"] == plain["predicted"]
     assert calibrated["confidence"] != pytest.approx(plain["confidence"], abs=1e-6)
+
+
+def test_runs_show_puts_a_finetune_run_beside_its_top_run(make_run, capsys):
+    figures = dict(
+        val_accuracy=0.8, val_ci_low=0.7, val_ci_high=0.9, val_n=100, top_run_id=3,
+        top_run_val_accuracy=0.85, best_weights_restored=True, restored_by="val_accuracy",
+    )  # fmt: skip
+    below = make_run("finetune", backbone="mobilenet_v2_1.0", pretrained=False, summary=figures)
+    code, out, _ = run_cli(capsys, "runs", "show", below.id)
+    assert code == 0 and "top_run_val_accuracy" in out and "restored_by" in out
+    assert "warning: Fine-tuning ended below its top model" in out
+    above = make_run(
+        "finetune", backbone="mobilenet_v2_1.0", pretrained=False,
+        summary={**figures, "val_accuracy": 0.9},
+    )  # fmt: skip
+    code, out, _ = run_cli(capsys, "runs", "show", above.id)
+    assert code == 0 and "top_run_val_accuracy" in out and "warning" not in out

@@ -173,7 +173,7 @@ def test_every_training_setting_is_a_flag():
         "--l2", "0.001", "--top-run", "4", "--top-epochs", "3", "--unfreeze-blocks", "2",
         "--train-batchnorm", "--epochs", "7", "--batch-size", "8", "--optimizer", "adam",
         "--lr", "0.002", "--momentum", "0.5", "--schedule", "cosine", "--label-smoothing", "0.1",
-        "--seed", "9", "--patience", "2", "--keep-best",
+        "--seed", "9", "--patience", "2", "--no-keep-best",
         "--non-deterministic", "--precision", "mixed_bfloat16", "--devices", "2",
     ]  # fmt: skip
     config = build_config(build_parser().parse_args(argv))
@@ -189,7 +189,7 @@ def test_every_training_setting_is_a_flag():
         0.002,
         2,
     )
-    assert config.checkpoint_best and config.train_batchnorm and not config.deterministic
+    assert not config.checkpoint_best and config.train_batchnorm and not config.deterministic
 
 
 def test_float16_on_a_cpu_is_one_sentence_and_recorded(capsys, monkeypatch):
@@ -219,3 +219,21 @@ def test_unknown_backbone_is_one_sentence(capsys):
     code, out, err = _train(capsys, "--method", "bottleneck", "--data", "demo",
                             "--backbone", "MobileNetV9")  # fmt: skip
     assert code == 1 and "Unknown backbone 'MobileNetV9'" in err and "Traceback" not in err
+
+
+def test_help_names_the_default_image_sizes_and_keep_best_turns_on_and_off(capsys):
+    from core.cli import build_parser
+    from core.cli.train_cmd import build_config
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "native size, 224, for bottleneck and finetune" in text and "150" in text
+    parse = build_parser().parse_args
+    finetune = build_config(parse(["train", "--method", "finetune", "--data", "demo"]))
+    assert finetune.checkpoint_best and finetune.image_size == 224
+    blog = ["train", "--method", "finetune", "--data", "demo", "--image-size", "150"]
+    assert build_config(parse([*blog, "--no-keep-best"])).image_size == 150
+    assert not build_config(parse([*blog, "--no-keep-best"])).checkpoint_best
+    scratch = ["train", "--method", "scratch", "--data", "demo"]
+    assert build_config(parse([*scratch, "--keep-best"])).checkpoint_best

@@ -226,6 +226,13 @@ def _walk_through(page, app_url: str, picture: Path, pets: Path) -> None:
     page.locator(".st-key-train_blog_confirm").wait_for()
     assert page.locator(".st-key-train_blog button").is_disabled()  # not before a confirmation
     _shot(page, "train_blog")
+    # A pretrained method: its image size is the network's native one, the blog's a click away.
+    page.locator(".st-key-train_method").get_by_text("Bottleneck features").click()
+    page.locator(".st-key-train_blog_settings button").first.wait_for()
+    _idle(page)
+    assert page.locator(".st-key-train_size_bottleneck input").input_value() == "224"
+    page.evaluate("window.scrollTo(0, 0)")
+    _shot(page, "train_bottleneck")
 
     _go(page, "Compare")
     page.get_by_text("Validation accuracy").first.wait_for()
