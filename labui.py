@@ -827,3 +827,33 @@ def mistakes_section(run_id: int, report, predictions: Path) -> None:
     )
     if len(rows) > 24:
         st.caption(f"…and {len(rows) - 24} more.")
+
+
+def more_train_options(defaults, k: str) -> tuple[dict, int]:
+    """The Train page's "More options": settings most runs leave alone.
+
+    Returns the config fields they set and the number of k-fold folds (1: one run).
+    """
+    from core.train_config import PRECISIONS
+
+    values = {}
+    with st.expander("More options"):
+        values["seed"] = st.number_input("Seed", 0, 2**31 - 1, defaults.seed, key="train_seed")
+        best, why = "Keep the best epoch's weights", "The best by validation accuracy."
+        values["checkpoint_best"] = st.checkbox(
+            best, defaults.checkpoint_best, help=why, key="train_best" + k
+        )
+        patience = st.number_input(
+            "Early stopping patience (0: off)", 0, 100, 0, key="train_patience"
+        )
+        values["early_stopping_patience"] = patience or None
+        values["name"] = st.text_input("Run name (optional)", key="train_name") or None
+        folds = st.number_input(
+            "k-fold cross-validation: folds (1: off)", 1, 20, 1, key="train_folds",
+            help="One run per fold of training + validation pooled (fine-tuning folds train "
+            "their own top model); Compare shows the mean ± sd over the folds.",
+        )  # fmt: skip
+        values["precision"] = st.selectbox(
+            "Precision", PRECISIONS, help=PRECISION_HELP, key="train_precision"
+        )
+    return values, folds

@@ -8,7 +8,7 @@ import charts
 import labui
 from core import runner, runs_view
 from core.errors import LabError
-from core.train_config import METHODS, OPTIMIZERS, PRECISIONS, TrainConfig
+from core.train_config import METHODS, OPTIMIZERS, TrainConfig
 
 st.title("Train")
 store = labui.run_store()
@@ -61,23 +61,8 @@ if method == "bottleneck":  # columns 1 and 2 are shorter: the network's column 
 if method == "finetune":
     wanted = dataclasses.replace(defaults, **values)
     values.update(labui.finetune_settings(col1, col2, col3, wanted, store, ds.class_names))
-with st.expander("More options"):
-    values["seed"] = st.number_input("Seed", 0, 2**31 - 1, defaults.seed, key="train_seed")
-    best, why = "Keep the best epoch's weights", "The best by validation accuracy."
-    values["checkpoint_best"] = st.checkbox(
-        best, defaults.checkpoint_best, help=why, key="train_best" + k
-    )
-    patience = st.number_input("Early stopping patience (0: off)", 0, 100, 0, key="train_patience")
-    values["early_stopping_patience"] = patience or None
-    values["name"] = st.text_input("Run name (optional)", key="train_name") or None
-    folds = st.number_input(
-        "k-fold cross-validation: folds (1: off)", 1, 20, 1, key="train_folds",
-        help="One run per fold of training + validation pooled (fine-tuning folds train their "
-        "own top model); Compare shows the mean ± sd over the folds.",
-    )  # fmt: skip
-    values["precision"] = st.selectbox(
-        "Precision", PRECISIONS, help=labui.PRECISION_HELP, key="train_precision"
-    )
+more, folds = labui.more_train_options(defaults, k)
+values.update(more)
 
 augment = labui.active_augment()
 values["augment"] = augment if augment is not None else defaults.augment
