@@ -14,8 +14,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import runs_view
+from core import i18n, runs_view
 from core.errors import LabError
+from core.i18n import N_, _, ngettext
 from core.paths import app_home
 from core.preferences import load_preferences, save_preferences
 
@@ -47,6 +48,9 @@ RESTORE_NOTE = "ldl_restore_note"  # why the remembered dataset could not be res
 WATCH_RUN = "ldl_watch_run"  # id of the run the Train page follows (int)
 ESTIMATES = "ldl_epoch_estimates"  # TrainConfig JSON -> EpochEstimate measured this session
 
+LANGUAGE = "ldl_language"  # "en" or "ko": this session's interface language
+LANGUAGE_PICK = "sidebar_language"  # the sidebar's language choice (widget key)
+
 DEMO = "demo"
 # The Train page's precision choice (core.devices.resolve_precision is the rule).
 PRECISION_HELP = (
@@ -60,35 +64,97 @@ _log = logging.getLogger("littledatalab")
 # Each of `core.train_config.METHODS` in plain words, for the overview and the Train page.
 METHOD_WORDS = {
     "scratch": (
-        "Small CNN from scratch",
-        "A small convolutional network (three convolution + max-pooling blocks, one dense "
-        "layer, dropout) learns everything from your images alone. With only a couple of "
-        "thousand pictures it over-fits fast, so random augmentation (shifts, shears, zooms, "
-        "flips) and dropout do the heavy lifting: the model never sees the same picture twice.",
+        N_("Small CNN from scratch"),
+        N_(
+            "A small convolutional network (three convolution + max-pooling blocks, one dense "
+            "layer, dropout) learns everything from your images alone. With only a couple of "
+            "thousand pictures it over-fits fast, so random augmentation (shifts, shears, zooms, "
+            "flips) and dropout do the heavy lifting: the model never sees the same picture twice."
+        ),
     ),
     "bottleneck": (
-        "Bottleneck features of a pretrained network",
-        "A network trained on ImageNet (VGG16 in the blog) already knows edges, textures and "
-        "object parts. Its convolutional base is run once over every image; the resulting "
-        "'bottleneck' features are cached and only a small fully-connected classifier is "
-        "trained on top. Training takes seconds per epoch and accuracy jumps.",
+        N_("Bottleneck features of a pretrained network"),
+        N_(
+            "A network trained on ImageNet (VGG16 in the blog) already knows edges, textures and "
+            "object parts. Its convolutional base is run once over every image; the resulting "
+            "'bottleneck' features are cached and only a small fully-connected classifier is "
+            "trained on top. Training takes seconds per epoch and accuracy jumps."
+        ),
     ),
     "finetune": (
-        "Fine-tuning the top of a pretrained network",
-        "Start from the classifier trained on bottleneck features, put it back on the "
-        "pretrained base, unfreeze the last convolutional block and keep training the whole "
-        "stack with a very small learning rate (SGD 1e-4, momentum 0.9). The top must be "
-        "trained first, or its large random updates would wreck the pretrained features.",
+        N_("Fine-tuning the top of a pretrained network"),
+        N_(
+            "Start from the classifier trained on bottleneck features, put it back on the "
+            "pretrained base, unfreeze the last convolutional block and keep training the whole "
+            "stack with a very small learning rate (SGD 1e-4, momentum 0.9). The top must be "
+            "trained first, or its large random updates would wreck the pretrained features."
+        ),
     ),
     # Not the blog's: the lab's own (issue 10).
     "improved": (
-        "Improved small CNN",
-        "Not in the blog: a small convolutional network with batch normalization after every "
-        "convolution and global average pooling, trained from scratch at 128 px with "
-        "stronger augmentation (rotation, shifts, zoom, flips, contrast), label smoothing and "
-        "AdamW on a cosine learning-rate schedule with warm-up.",
+        N_("Improved small CNN"),
+        N_(
+            "Not in the blog: a small convolutional network with batch normalization after every "
+            "convolution and global average pooling, trained from scratch at 128 px with "
+            "stronger augmentation (rotation, shifts, zoom, flips, contrast), label smoothing and "
+            "AdamW on a cosine learning-rate schedule with warm-up."
+        ),
     ),
 }
+
+
+def method_words(method: str) -> tuple[str, str]:
+    """A method's name and one paragraph about it, in the session's language."""
+    title, text = METHOD_WORDS[method]
+    return _(title), _(text)
+
+
+def _session_language() -> str | None:
+    """The language of the Streamlit session running this thread (None outside one)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return None
+    return st.session_state.get(LANGUAGE)
+
+
+# Every message core and the pages translate asks the session it is shown in.
+i18n.set_language_source(_session_language)
+
+
+def resolve_language() -> str:
+    """This run's language: `?lang=`, else the sidebar's remembered choice, else the
+    browser's, else English. Call first in every run, before anything is written."""
+    query = i18n.normalize(st.query_params.get("lang"))
+    if query:
+        st.session_state[LANGUAGE] = query
+    elif LANGUAGE not in st.session_state:
+        st.session_state[LANGUAGE] = (
+            load_preferences().language
+            or i18n.normalize(st.context.locale)
+            or i18n.from_accept_language(st.context.headers.get("Accept-Language"))
+            or i18n.DEFAULT_LANGUAGE
+        )
+    return st.session_state[LANGUAGE]
+
+
+def _choose_language() -> None:
+    language = st.session_state[LANGUAGE_PICK]
+    st.session_state[LANGUAGE] = language
+    st.query_params["lang"] = language  # so a ?lang= in the address agrees with the choice
+    _remember(language=language)
+
+
+def language_picker() -> None:
+    """The sidebar's language choice, labelled in both languages."""
+    st.session_state[LANGUAGE_PICK] = st.session_state[LANGUAGE]
+    st.selectbox(
+        "Language / 언어",
+        list(i18n.LANGUAGES),
+        format_func=i18n.LANGUAGES.get,
+        key=LANGUAGE_PICK,
+        on_change=_choose_language,
+    )
 
 
 def _restore() -> None:
@@ -151,11 +217,11 @@ def describe_augment(config) -> str:
     from core.augment_config import preset_name
 
     if config is None:
-        return "the method's default (none chosen on the Augment page)"
+        return _("the method's default (none chosen on the Augment page)")
     settings = config.to_dict()
     on = [f"{k.replace('_', ' ')} {v:g}" for k, v in settings.items() if type(v) is float and v]
     on += [k.replace("_", " ") for k, v in settings.items() if v is True]
-    return preset_name(config) or ", ".join(on) or "none"
+    return preset_name(config) or ", ".join(on) or _("none")
 
 
 @st.cache_resource(show_spinner=False)
@@ -308,21 +374,28 @@ def _sidebar_state() -> None:
     from core.runner import worker_state
 
     spec = active_dataset()
-    st.markdown(f"**Dataset:** {dataset_label(spec)}", help=None if spec == DEMO else spec)
+    label = _("**Dataset:** {name}").format(name=dataset_label(spec))
+    st.markdown(label, help=None if spec == DEMO else spec)
     if st.session_state.get(RESTORE_NOTE):
         st.warning(st.session_state[RESTORE_NOTE])
-    st.markdown(f"**Augmentation:** {describe_augment(active_augment())}")
+    st.markdown(_("**Augmentation:** {what}").format(what=describe_augment(active_augment())))
     state = worker_state(run_store())
     if state.running is not None:
         run = state.running
         epoch = runs_view.activity(state.phase, state.epoch, state.epochs)
-        st.markdown(f"**Training:** {run.name} (#{run.id}), {epoch}")
+        st.markdown(
+            _("**Training:** {name} (#{id}), {activity}").format(
+                name=run.name, id=run.id, activity=epoch
+            )
+        )
         if state.eta_seconds is not None:
-            st.caption(f"ETA {format_seconds(state.eta_seconds)}")
+            st.caption(_("ETA {time}").format(time=format_seconds(state.eta_seconds)))
     else:
-        st.markdown("**Runner:** idle")
+        st.markdown(_("**Runner:** idle"))
     if state.queued:
-        st.caption(f"{state.queued} run(s) queued")
+        st.caption(
+            ngettext("{n} run queued", "{n} runs queued", state.queued).format(n=state.queued)
+        )
 
 
 @st.cache_resource(show_spinner=False)
@@ -344,6 +417,7 @@ def sidebar() -> None:
     """Active dataset, active augmentation and the runner's state, on every page."""
     with st.sidebar:
         _sidebar_state()
+        language_picker()
 
 
 def image_grid(items: list[tuple], columns: int = 6) -> None:

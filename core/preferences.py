@@ -1,4 +1,4 @@
-"""What the app remembers between visits: the active dataset and augmentation.
+"""What the app remembers between visits: the active dataset, augmentation and language.
 
 Kept in `preferences.json` in the app home, so a reload, a new tab or a restarted
 server opens on what was chosen last. Standard library only (pages import it).
@@ -15,6 +15,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from core.i18n import _
 from core.paths import app_home
 
 DEMO = "demo"
@@ -28,11 +29,13 @@ class Preferences:
     Attributes:
         dataset: "demo" or a dataset folder path.
         augment: an `AugmentConfig` as JSON, or None when none was chosen.
+        language: the interface language chosen in the sidebar, or None.
         note: set by `load_preferences` when a remembered choice could not be kept.
     """
 
     dataset: str = DEMO
     augment: str | None = None
+    language: str | None = None  # chosen in the sidebar ("en", "ko"); None: not chosen
     note: str | None = None
 
     def to_dict(self) -> dict:
@@ -40,7 +43,11 @@ class Preferences:
 
     @classmethod
     def from_dict(cls, data: dict) -> Preferences:
-        return cls(dataset=str(data.get("dataset") or DEMO), augment=data.get("augment"))
+        return cls(
+            dataset=str(data.get("dataset") or DEMO),
+            augment=data.get("augment"),
+            language=data.get("language"),
+        )
 
 
 def preferences_path() -> Path:
@@ -58,10 +65,9 @@ def load_preferences() -> Preferences:
     except (OSError, ValueError, AttributeError):
         return Preferences()
     if prefs.dataset != DEMO and not Path(prefs.dataset).is_dir():
-        prefs.note = (
-            f"The dataset used last ({prefs.dataset}) is no longer there: "
-            "the demo set is active instead."
-        )
+        prefs.note = _(
+            "The dataset used last ({path}) is no longer there: the demo set is active instead."
+        ).format(path=prefs.dataset)
         prefs.dataset = DEMO
     return prefs
 

@@ -22,6 +22,19 @@ def app_home(tmp_path_factory, monkeypatch):
     _stop_worker()
 
 
+@pytest.fixture(autouse=True)
+def english(monkeypatch):
+    """Tests read English unless they ask for Korean, whatever the machine's locale; a
+    CLI call with `--lang ko` does not leak its language into the next test."""
+    from core import i18n
+
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    monkeypatch.setenv("LANGUAGE", "en")  # restored after the test, even if a command sets it
+    i18n.set_language(i18n.DEFAULT_LANGUAGE)
+    yield
+    i18n.set_language(i18n.DEFAULT_LANGUAGE)
+
+
 def _stop_worker() -> None:
     """Kill workers a test started (a CLI command's `revive` starts one when runs are
     queued): left alone they would train the queue after the test, on CI's cores."""

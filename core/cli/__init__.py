@@ -6,7 +6,12 @@ taking the parsed arguments and returning the exit status.
 """
 
 import argparse
+import gettext
 import importlib
+import os
+
+from core import i18n
+from core.i18n import _
 
 # One module per command group, each owned by the core module it drives.
 COMMAND_MODULES = [
@@ -18,7 +23,12 @@ COMMAND_MODULES = [
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m core",
-        description="Little Data Lab: image classifiers from very little data.",
+        description=_("Little Data Lab: image classifiers from very little data."),
+    )
+    parser.add_argument(
+        "--lang",
+        choices=list(i18n.LANGUAGES),
+        help=_("language of the messages (default: from LC_ALL, LC_MESSAGES or LANG)"),
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
@@ -26,6 +36,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def set_cli_language(argv: list[str]) -> str:
+    """The language of this command: `--lang` (looked for before parsing, since the help
+    is written in it), else the POSIX locale variables, else English."""
+    language = None
+    for index, arg in enumerate(argv):
+        if arg == "--lang" and index + 1 < len(argv):
+            language = argv[index + 1]
+        elif arg.startswith("--lang="):
+            language = arg.partition("=")[2]
+    language = i18n.normalize(language) or i18n.from_environment()
+    i18n.set_language(language)
+    # argparse's own words (usage, errors) come from gettext's default domain: ours.
+    gettext.bindtextdomain(i18n.DOMAIN, str(i18n.LOCALE_DIR))
+    gettext.textdomain(i18n.DOMAIN)
+    os.environ["LANGUAGE"] = language
+    return language
+
+
 def main(argv=None) -> int:
+    import sys
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    set_cli_language(argv)
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)

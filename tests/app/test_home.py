@@ -4,9 +4,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.paths import PROJECT_ROOT
+from tests.app import korean
 
 TIMEOUT = 60
 
@@ -106,3 +108,39 @@ def test_sidebar_names_the_dataset_without_its_path(tmp_path):
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
     assert "**Dataset:** a_rather_long_folder_name_for_cats_and_dogs" in sidebar
     assert str(tmp_path) not in sidebar  # the path is in the tooltip, not broken mid-word
+
+
+# Sentences the overview shows (the Korean page must show none of them).
+HOME_SENTENCES = [
+    "The blog's numbers, and this lab's",
+    "How to use it",
+    "The three methods",
+    "Small CNN from scratch",
+    "Start with the data, then follow the pages from top to bottom.",
+]
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_home_in_both_languages(language):
+    at = korean.render(str(PROJECT_ROOT / "pages/home.py"), language, TIMEOUT)
+    korean.assert_spoken(at, HOME_SENTENCES, language)
+
+
+def test_query_parameter_sets_the_language_of_the_shell():
+    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.query_params["lang"] = "ko"
+    at.run()
+    assert not at.exception
+    assert at.session_state["ldl_language"] == "ko"
+    assert "세 가지 방법" in [s.value for s in at.subheader]
+    assert at.selectbox(key="sidebar_language").value == "ko"
+
+
+def test_sidebar_choice_is_remembered_for_the_next_session():
+    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=TIMEOUT).run()
+    assert at.session_state["ldl_language"] == "en"
+    at.selectbox(key="sidebar_language").select("ko").run()
+    assert "세 가지 방법" in [s.value for s in at.subheader]
+    later = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    later.run()
+    assert later.session_state["ldl_language"] == "ko"  # from the app home's preferences
