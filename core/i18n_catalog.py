@@ -98,7 +98,12 @@ def update(template) -> None:
     for language in translated_languages():
         path = po_path(language)
         catalog = read_catalog(path, language) if path.exists() else Catalog(locale=language)
-        catalog.update(template, update_header_comment=False, no_fuzzy_matching=True)
+        catalog.update(
+            template,
+            update_header_comment=False,
+            no_fuzzy_matching=True,
+            update_creation_date=False,
+        )
         catalog.obsolete.clear()
         write_catalog(catalog, path)
 
