@@ -7,6 +7,7 @@ the terminal's width and out of line: these helpers count columns instead.
 from __future__ import annotations
 
 import argparse
+import gettext
 import unicodedata
 
 
@@ -47,3 +48,11 @@ class HelpFormatter(argparse.HelpFormatter):
         if display_width(text) == len(text):
             return super()._fill_text(text, width, indent)
         return "\n".join(indent + line for line in wrap(text, width - len(indent)))
+
+    def _format_usage(self, usage, actions, groups, prefix):
+        # argparse measures the "usage: " prefix in characters to indent the usage's next
+        # lines: lay it out with a stand-in of spaces as wide, then put the words back.
+        words = gettext.gettext("usage: ") if prefix is None else prefix
+        stand_in = " " * display_width(words)
+        text = super()._format_usage(usage, actions, groups, stand_in)
+        return words + text[len(stand_in) :]
