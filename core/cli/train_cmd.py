@@ -13,6 +13,7 @@ import sys
 from core.i18n import N_, _
 from core.train_config import HEADS, METHODS, OPTIMIZERS, PRECISIONS, SCHEDULES
 
+# Kept in English in the run store and --json (machines read them), translated on stderr.
 INTERRUPTED = N_("Interrupted by the user (Ctrl-C).")
 # Options that map one to one onto TrainConfig fields of the same name.
 CONFIG_OPTIONS = (
@@ -234,7 +235,7 @@ def train(args) -> int:
     except LabError as exc:
         return _fail(args, store, run_id, str(exc))
     except KeyboardInterrupt:
-        return _fail(args, store, run_id, _(INTERRUPTED), code=130)
+        return _fail(args, store, run_id, INTERRUPTED, code=130, shown=_(INTERRUPTED))
     summary = record.summary
     if args.json:
         print(
@@ -269,8 +270,9 @@ def train(args) -> int:
     return 0
 
 
-def _fail(args, store, run_id, message: str, code: int = 1) -> int:
-    """Prints the reason (no traceback); a run that never started is recorded as failed."""
+def _fail(args, store, run_id, message: str, code: int = 1, shown: str | None = None) -> int:
+    """Prints the reason (no traceback; `shown`, when the terminal gets other words than the
+    record); a run that never started is recorded as failed."""
     if run_id is None:
         from core.training import create_run
 
@@ -281,7 +283,7 @@ def _fail(args, store, run_id, message: str, code: int = 1) -> int:
             run_id = None
     if args.json:
         print(json.dumps({"run_id": run_id, "status": "failed", "error": message}))
-    print(_("error: {message}").format(message=message), file=sys.stderr)
+    print(_("error: {message}").format(message=shown or message), file=sys.stderr)
     return code
 
 
@@ -333,7 +335,7 @@ def train_folds(args) -> int:
             )
         except KeyboardInterrupt:
             for rest in run_ids[run_ids.index(run_id) + 1 :]:
-                store.finish(rest, "interrupted", error=_(INTERRUPTED))
+                store.finish(rest, "interrupted", error=INTERRUPTED)
             print(_("error: {message}").format(message=_(INTERRUPTED)), file=sys.stderr)
             return 130
     summary = cv_summary([store.get(i) for i in run_ids])

@@ -154,3 +154,14 @@ def test_training_progress_line_in_korean(capsys):
     assert korean == (
         "에폭 1/3  손실 0.5000  정확도 0.7500  검증 손실 0.6000  검증 정확도 0.7000  2.0초"
     )
+
+
+def test_an_unknown_preset_is_refused_in_korean():
+    from core.cli.train_cmd import augment_setting
+    from core.errors import LabError
+
+    i18n.set_language("ko")
+    with pytest.raises(
+        LabError, match=r"^알 수 없는 이미지 증가 프리셋 'nope'입니다\. .* JSON을 쓰세요\.$"
+    ):
+        augment_setting("nope")
