@@ -7,7 +7,7 @@ import sys
 import time
 
 from core.cli.columns import display_width, pad
-from core.i18n import N_, _
+from core.i18n import N_, _, format_datetime
 
 # The columns of `runs list` (the row values are the run store's, untranslated).
 LIST_COLUMNS = [
@@ -22,6 +22,15 @@ EPOCH_COLUMNS = {
     "val_loss": N_("val_loss"),
     "val_accuracy": N_("val_accuracy"),
     "seconds": N_("seconds"),
+}
+# The run store's statuses in words (the store and --json keep the identifiers).
+STATUS_WORDS = {
+    "queued": N_("queued"),
+    "running": N_("running"),
+    "finished": N_("finished"),
+    "stopped": N_("stopped"),
+    "failed": N_("failed"),
+    "interrupted": N_("interrupted"),
 }
 # Width of the labels of `runs show` ("status     finished").
 LABEL_WIDTH = 10
@@ -119,7 +128,7 @@ def run_show(args) -> int:
                           "evaluations": evaluations}))  # fmt: skip
         return 0
     print(_("run {run_id}: {name}").format(run_id=record.id, name=record.name))
-    status = record.status + (f" ({record.error})" if record.error else "")
+    status = status_words(record.status) + (f" ({record.error})" if record.error else "")
     print(_field(_("status"), status))
     method = record.method + (f" ({record.backbone})" if record.backbone else "")
     print(_field(_("method"), method))
@@ -139,7 +148,7 @@ def run_show(args) -> int:
     print(_field(_("folder"), str(store.runs_root / str(record.id))))
     print("\n" + _("config"))
     for key, value in record.config.to_dict().items():
-        print(f"  {key:<24} {json.dumps(value)}")
+        print(f"  {key:<24} {json.dumps(value, ensure_ascii=False)}")
     print("\n" + _("summary"))
     for key, value in record.summary.to_dict().items():
         print(f"  {key:<24} {_fmt(value)}")
@@ -195,7 +204,7 @@ def run_stop(args) -> int:
     store.request_stop(args.run_id)
     print(
         _("run {run_id}: stop requested ({status})").format(
-            run_id=args.run_id, status=store.get(args.run_id).status
+            run_id=args.run_id, status=status_words(store.get(args.run_id).status)
         )
     )
     return 0
@@ -244,7 +253,7 @@ def _row(record, store) -> list[str]:
         record.name,
         record.method,
         record.backbone or "-",
-        record.status,
+        status_words(record.status),
         epochs,
         accuracy,
         _when(record.created_at),
@@ -301,7 +310,15 @@ def _fmt(value) -> str:
 
 
 def _when(stamp: float | None) -> str:
-    return "-" if stamp is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))
+    """A time stamp as the language writes dates ("2026-11-29 14:05", "2026년 11월 29일 14:05")."""
+    if stamp is None:
+        return "-"
+    return format_datetime(time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp)))
+
+
+def status_words(status: str) -> str:
+    """A run status as users read it ("finished"; in Korean "완료")."""
+    return _(STATUS_WORDS[status]) if status in STATUS_WORDS else status
 
 
 def _read_json(path) -> dict | None:

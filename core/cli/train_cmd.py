@@ -208,6 +208,8 @@ def _print_epoch(epoch: int, epochs: int, figures: dict) -> None:
 
 
 def train(args) -> int:
+    from core.cli.runs_cmd import status_words
+
     if args.folds is not None:
         return train_folds(args)
     from core.devices import prepare_multi_worker
@@ -260,7 +262,7 @@ def train(args) -> int:
             )
         print(
             _("run {run_id} {status}: validation accuracy {text}").format(
-                run_id=record.id, status=record.status, text=text
+                run_id=record.id, status=status_words(record.status), text=text
             )
         )
         from core.runs_view import below_top_run_warning
@@ -302,6 +304,7 @@ def _recordable_config(args):
 def train_folds(args) -> int:
     """`--folds K`: the K runs of a cross-validation, one after another, then per fold
     and mean ± sd (ddof=1) with a 95% interval over the folds (`core.crossval`)."""
+    from core.cli.runs_cmd import status_words
     from core.crossval import cv_summary
     from core.errors import LabError
     from core.store import RunStore
@@ -344,7 +347,8 @@ def train_folds(args) -> int:
     else:
         for fold, run_id in sorted(summary.run_ids.items()):
             accuracy = summary.per_fold.get(fold)
-            figure = store.get(run_id).status if accuracy is None else f"{accuracy:.4f}"
+            status = status_words(store.get(run_id).status)
+            figure = status if accuracy is None else f"{accuracy:.4f}"
             print(
                 _("fold {fold}/{folds}  run {run_id}  validation accuracy {figure}").format(
                     fold=fold + 1, folds=summary.n_folds, run_id=run_id, figure=figure

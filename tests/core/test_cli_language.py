@@ -3,6 +3,7 @@ and progress lines follow `--lang`/LANG; `--json` output does not."""
 
 import argparse
 import json
+import re
 
 import pytest
 
@@ -97,8 +98,8 @@ def two_runs(make_run):
     history = [{"loss": 0.7, "accuracy": 0.5, "val_loss": 0.69, "val_accuracy": 0.55}]
     finished = make_run(name="작은 CNN", history=history, summary={"val_accuracy": 0.55,
                         "val_ci_low": 0.4, "val_ci_high": 0.7, "val_n": 40})  # fmt: skip
-    queued = make_run(name="waiting", status="queued")
-    return finished, queued
+    stopped = make_run(name="stopped early", status="stopped")
+    return finished, stopped
 
 
 def test_runs_list_in_korean_with_its_columns_aligned(two_runs, capsys, monkeypatch):
@@ -110,29 +111,30 @@ def test_runs_list_in_korean_with_its_columns_aligned(two_runs, capsys, monkeypa
     header, rows, worker = lines[0], lines[1:3], lines[-1]
     for words in ("이름", "방법", "상태", "에폭", "검증 정확도(95% 신뢰구간)", "생성"):
         assert words in header
-    assert worker.startswith("워커: ") and "대기 1개" in worker
+    assert worker == "워커: 실행되지 않음, 대기 0개"
+    assert all(re.search(r"\d{4}년 \d{1,2}월 \d{1,2}일 \d\d:\d\d$", row) for row in rows)
 
     def column(line: str, text: str) -> int:  # the terminal column where `text` starts
         return display_width(line[: line.index(text)])
 
     status_at = column(header, "상태")
-    assert {
-        column(row, status) for row, status in zip(rows, ("queued", "finished"), strict=True)
-    } == {status_at}
+    assert {column(row, status) for row, status in zip(rows, ("중지됨", "완료"), strict=True)} == {
+        status_at
+    }
     name_at = column(header, "방법")  # after the Korean run name, still in line
     assert column(rows[1], "scratch") == name_at == column(rows[0], "scratch")
 
 
 def test_runs_show_in_korean(two_runs, capsys):
-    finished, _queued = two_runs
+    finished, _stopped = two_runs
     assert main(["--lang", "ko", "runs", "show", str(finished.id)]) == 0
     out = capsys.readouterr().out
-    for words in ("상태" + " " * 7 + "finished", "설정", "요약", "검증 손실", "별도 데이터 평가"):
+    for words in ("상태" + " " * 7 + "완료", "설정", "요약", "검증 손실", "별도 데이터 평가"):
         assert words in out
 
 
 def test_json_output_is_the_same_in_both_languages(two_runs, capsys):
-    finished, _queued = two_runs
+    finished, _stopped = two_runs
     for argv in (["runs", "list", "--json"], ["runs", "show", str(finished.id), "--json"]):
         assert main(argv) == 0
         english = capsys.readouterr().out
