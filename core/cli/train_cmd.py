@@ -321,8 +321,8 @@ def train_folds(args) -> int:
     for run_id in run_ids:
         fold_config = store.get(run_id).config
         print(
-            _("run {run_id}: {method} on {data}").format(
-                run_id=run_id, method=fold_config.name, data=config.data
+            _("run {run_id}: {name} on {data}").format(
+                run_id=run_id, name=fold_config.name, data=config.data
             ),
             file=sys.stderr,
             flush=True,
