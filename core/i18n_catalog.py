@@ -39,6 +39,10 @@ ARGPARSE_MESSAGES = (
     "expected one argument",
     "invalid %(type)s value: %(value)r",
     "not allowed with argument %s",
+    "one of the arguments %s is required",
+    "ambiguous option: %(option)s could match %(matches)s",
+    "expected at least one argument",
+    "ignored explicit argument %r",
 )
 
 

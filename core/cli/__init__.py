@@ -11,6 +11,7 @@ import importlib
 import os
 
 from core import i18n
+from core.cli.columns import HelpFormatter
 from core.i18n import _
 
 # One module per command group, each owned by the core module it drives.
@@ -33,7 +34,19 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(f"core.cli.{name}_cmd").register(subparsers)
+    for each in all_parsers(parser):  # Korean help wraps by terminal columns
+        each.formatter_class = HelpFormatter
     return parser
+
+
+def all_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """`parser` and every sub-command's parser below it."""
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found += all_parsers(child)
+    return found
 
 
 def set_cli_language(argv: list[str]) -> str:

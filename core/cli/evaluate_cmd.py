@@ -9,27 +9,30 @@ import sys
 
 from core.cli.predict_cmd import add_tta_option
 from core.cli.runs_cmd import guarded
+from core.i18n import _
 
 
 def register(subparsers):
     parser = subparsers.add_parser(
         "evaluate",
-        help="evaluate a finished run on a labelled folder",
-        description="Evaluate a finished run on a folder of class sub-folders (every image), "
-        "or on a dataset's test split (else its validation split). The classes must match "
-        "the run's.",
+        help=_("evaluate a finished run on a labelled folder"),
+        description=_(
+            "Evaluate a finished run on a folder of class sub-folders (every image), "
+            "or on a dataset's test split (else its validation split). The classes must match "
+            "the run's."
+        ),
     )
     parser.add_argument("--run", type=int, required=True, dest="run_id", metavar="ID")
-    parser.add_argument("--data", required=True, help="a folder of class sub-folders, or 'demo'")
+    parser.add_argument("--data", required=True, help=_("a folder of class sub-folders, or 'demo'"))
     parser.add_argument(
         "--split",
         choices=("train", "validation", "test", "all"),
-        help="which split to evaluate (default: test, else validation; all for a plain folder)",
+        help=_("which split to evaluate (default: test, else validation; all for a plain folder)"),
     )
     add_tta_option(parser)
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--json", action="store_true", help=_("print one JSON object on stdout"))
     parser.add_argument(
-        "--no-save", action="store_true", help="do not keep the result with the run"
+        "--no-save", action="store_true", help=_("do not keep the result with the run")
     )
     parser.set_defaults(func=evaluate)
 
@@ -47,8 +50,12 @@ def evaluate(args) -> int:
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
-        print(f"run {result.run_id} on {result.data} ({result.split})")
+        print(
+            _("run {run_id} on {data} ({split})").format(
+                run_id=result.run_id, data=result.data, split=result.split
+            )
+        )
         print(result.report.to_text())
     for path, reason in result.skipped:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
+        print(_("skipped {path}: {reason}").format(path=path, reason=reason), file=sys.stderr)
     return 0

@@ -6,19 +6,22 @@ import json
 
 from core.cli.runs_cmd import guarded
 from core.export import FORMATS
+from core.i18n import _
 
 
 def register(subparsers):
     parser = subparsers.add_parser(
         "export",
-        help="export a finished run's model (.keras, SavedModel, TFLite)",
-        description="Export a finished run's model. Models take float32 images in [0, 255] "
-        "of the run's size and output class probabilities.",
+        help=_("export a finished run's model (.keras, SavedModel, TFLite)"),
+        description=_(
+            "Export a finished run's model. Models take float32 images in [0, 255] "
+            "of the run's size and output class probabilities."
+        ),
     )
     parser.add_argument("--run", type=int, required=True, dest="run_id", metavar="ID")
     parser.add_argument("--format", required=True, choices=FORMATS)
-    parser.add_argument("--out", required=True, help="file (or folder for savedmodel)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--out", required=True, help=_("file (or folder for savedmodel)"))
+    parser.add_argument("--json", action="store_true", help=_("print one JSON object on stdout"))
     parser.set_defaults(func=export)
 
 
@@ -30,5 +33,9 @@ def export(args) -> int:
     if args.json:
         print(json.dumps({"run_id": args.run_id, "format": args.format, "path": str(path)}))
     else:
-        print(f"run {args.run_id} exported as {args.format}: {path}")
+        print(
+            _("run {run_id} exported as {format}: {path}").format(
+                run_id=args.run_id, format=args.format, path=path
+            )
+        )
     return 0

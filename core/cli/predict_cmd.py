@@ -6,19 +6,22 @@ import json
 import sys
 
 from core.cli.runs_cmd import guarded
+from core.i18n import _
 
 
 def register(subparsers):
     parser = subparsers.add_parser(
         "predict",
-        help="class probabilities of images from a finished run's model",
-        description="Classify images with a finished run's model. A file that is not an "
-        "image is reported on stderr and the others are still classified (exit status 1).",
+        help=_("class probabilities of images from a finished run's model"),
+        description=_(
+            "Classify images with a finished run's model. A file that is not an "
+            "image is reported on stderr and the others are still classified (exit status 1)."
+        ),
     )
     parser.add_argument("--run", type=int, required=True, dest="run_id", metavar="ID")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     add_tta_option(parser)
-    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--json", action="store_true", help=_("print one JSON object on stdout"))
     parser.set_defaults(func=predict)
 
 
@@ -28,8 +31,10 @@ def add_tta_option(parser) -> None:
         "--tta",
         choices=("none", "flip", "crops"),
         default="none",
-        help="test-time augmentation: average over the mirror image (flip), and also four "
-        "corner crops (crops)",
+        help=_(
+            "test-time augmentation: average over the mirror image (flip), and also four "
+            "corner crops (crops)"
+        ),
     )
 
 
@@ -42,7 +47,7 @@ def predict(args) -> int:
         print(json.dumps({"run_id": args.run_id, "predictions": [r.to_dict() for r in results]}))
     for r in results:
         if not r.ok:
-            print(f"error: {r.error}", file=sys.stderr)
+            print(_("error: {message}").format(message=r.error), file=sys.stderr)
         elif not args.json:
             probs = "  ".join(
                 f"{c} {p:.4f}" for c, p in zip(r.class_names, r.probabilities, strict=True)

@@ -1,20 +1,25 @@
 """`python -m core worker`: the background worker (internal; the app starts it)."""
 
+from core.i18n import _
 from core.runner import IDLE_TIMEOUT_S, run_worker
 
 
 def register(subparsers):
     parser = subparsers.add_parser(
         "worker",
-        help="(internal) run queued training runs one at a time",
-        description="Run queued training runs one at a time, then exit when idle. "
-        "The app and `enqueue` start it; there is no need to run it by hand.",
+        help=_("(internal) run queued training runs one at a time"),
+        description=_(
+            "Run queued training runs one at a time, then exit when idle. "
+            "The app and `enqueue` start it; there is no need to run it by hand."
+        ),
     )
     parser.add_argument(
         "--idle-timeout",
         type=float,
         default=IDLE_TIMEOUT_S,
-        help=f"seconds without queued runs before exiting (default {IDLE_TIMEOUT_S:g})",
+        help=_("seconds without queued runs before exiting (default {seconds})").format(
+            seconds=f"{IDLE_TIMEOUT_S:g}"
+        ),
     )
     parser.set_defaults(func=worker)
 
