@@ -365,3 +365,29 @@ def test_train_page_in_both_languages(language, make_run):
     charts = json.dumps(specs, ensure_ascii=False)  # titles, legends, facets, tooltips
     words = ("에폭", "손실", "정확도", "검증", "배치") if language == "ko" else ("epoch", "batch")
     assert len(specs) == 2 and all(w in charts for w in words), charts[:300]
+
+
+# Fine-tuning's own settings, and the offline message of missing weights.
+FINETUNE_SENTENCES = [
+    "Pretrained network",
+    "(weights absent)",
+    "cannot be downloaded (offline)",
+    "Use random weights instead",
+    "Top model from run",
+    "none: train one first (stage 1)",
+    "Blocks to unfreeze",
+    "Train BatchNorm parameters",
+    "Pick a network whose weights are present",
+]
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_finetune_settings_in_both_languages(language, monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv("LDL_OFFLINE", "1")
+
+    def finetune(at):
+        at.session_state["train_method"] = "finetune"
+
+    at = korean.render(PAGE, language, TIMEOUT, setup=finetune)
+    korean.assert_spoken(at, FINETUNE_SENTENCES, language)
