@@ -3,6 +3,7 @@
 import altair as alt
 import pandas as pd
 
+from core.i18n import N_, _
 from core.runs_view import BLOG_REFERENCE
 
 SPLITS = ["training", "validation"]
@@ -21,6 +22,19 @@ def _split_dash(legend: alt.Legend = _LINE_LEGEND) -> alt.StrokeDash:
     )
 
 
+# The curves' data values (English in `runs_view`'s frames), in words for the charts.
+CURVE_WORDS = {
+    "training": N_("training"), "validation": N_("validation"),
+    "loss": N_("loss"), "accuracy": N_("accuracy"),
+}  # fmt: skip
+
+
+def _in_words(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """`frame` with the values of `columns` in the current language (a copy)."""
+    words = {value: _(word) for value, word in CURVE_WORDS.items()}
+    return frame.assign(**{c: frame[c].map(lambda v: words.get(v, v)) for c in columns})
+
+
 def epoch_curves(frame: pd.DataFrame, by_run: bool = False) -> alt.FacetChart:
     """Loss and accuracy per epoch, training (orange, dashed) vs validation (blue, solid).
 
@@ -28,40 +42,54 @@ def epoch_curves(frame: pd.DataFrame, by_run: bool = False) -> alt.FacetChart:
         frame: `runs_view.epoch_frame` output (with a "run" column when `by_run`).
         by_run: colour by run (overlay of several runs); the dash still tells the split.
     """
+    splits = [_(CURVE_WORDS[s]) for s in SPLITS]
+    split, value = alt.Tooltip("split:N", title=_("split")), _value_tooltip()
     if by_run:
         color = alt.Color("run:N", title=None, legend=alt.Legend(orient="top"))
     else:  # same field and title as the dash: Vega-Lite draws one legend showing both
-        color = alt.Color("split:N", scale=alt.Scale(domain=SPLITS, range=SPLIT_COLORS))
+        color = alt.Color("split:N", scale=alt.Scale(domain=splits, range=SPLIT_COLORS))
         color = color.legend(_LINE_LEGEND)
-    tooltip = ["run:N"] if by_run else []
-    base = alt.Chart(frame).mark_line(point=True)
+    tooltip = [alt.Tooltip("run:N", title=_("run"))] if by_run else []
+    dash = alt.StrokeDash(
+        "split:N", scale=alt.Scale(domain=splits, range=SPLIT_DASHES), legend=_LINE_LEGEND
+    )
+    base = alt.Chart(_in_words(frame, "split", "metric")).mark_line(point=True)
     return (
         base.encode(
-            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
+            x=alt.X("epoch:Q", title=_("epoch"), axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
             color=color,
-            strokeDash=_split_dash(),
-            tooltip=[*tooltip, "split:N", "epoch:Q", alt.Tooltip("value:Q", format=".4f")],
+            strokeDash=dash,
+            tooltip=[*tooltip, split, alt.Tooltip("epoch:Q", title=_("epoch")), value],
         )
         .properties(width=320, height=220)
-        .facet(column=alt.Column("metric:N", title=None, sort=["loss", "accuracy"]))
+        .facet(column=alt.Column("metric:N", title=None, sort=_metric_order()))
         .resolve_scale(y="independent")
     )
 
 
+def _metric_order() -> list[str]:
+    return [_(CURVE_WORDS["loss"]), _(CURVE_WORDS["accuracy"])]
+
+
+def _value_tooltip() -> alt.Tooltip:
+    return alt.Tooltip("value:Q", title=_("value"), format=".4f")
+
+
 def batch_curves(frame: pd.DataFrame) -> alt.FacetChart:
     """Running loss and accuracy per batch within the current epoch, each on its own axis."""
+    batch = alt.Tooltip("batch:Q", title=_("batch"))
     return (
-        alt.Chart(frame)
+        alt.Chart(_in_words(frame, "metric"))
         .mark_line()
         .encode(
-            x=alt.X("batch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
+            x=alt.X("batch:Q", title=_("batch"), axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
             color=alt.Color("metric:N", legend=None),
-            tooltip=["metric:N", "batch:Q", alt.Tooltip("value:Q", format=".4f")],
+            tooltip=[alt.Tooltip("metric:N", title=_("metric")), batch, _value_tooltip()],
         )
         .properties(width=320, height=160)
-        .facet(column=alt.Column("metric:N", title=None, sort=["loss", "accuracy"]))
+        .facet(column=alt.Column("metric:N", title=None, sort=_metric_order()))
         .resolve_scale(y="independent")
     )
 

@@ -53,7 +53,7 @@ LANGUAGE_PICK = "sidebar_language"  # the sidebar's language choice (widget key)
 
 DEMO = "demo"
 # The Train page's precision choice (core.devices.resolve_precision is the rule).
-PRECISION_HELP = (
+PRECISION_HELP = N_(
     "auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with AMX, else float32 "
     "(on CPUs without AMX, bfloat16 is slower: bench/precision.py). mixed_float16 needs a "
     "GPU. The output layer always computes in float32."
@@ -523,17 +523,21 @@ def backbone_picker(column, size: int, key: str) -> tuple[str, bool]:
     Returns `(backbone name, weights present or downloadable)`; when they are not,
     a warning says what to do.
     """
-    from core.backbones import BACKBONES, choice_label, default_backbone, weights_status
+    from core import backbones
 
-    names = list(BACKBONES)
+    names = list(backbones.BACKBONES)
     backbone = column.selectbox(
-        "Pretrained network", names, names.index(default_backbone(size)),
-        format_func=lambda b: choice_label(b, size), key="train_backbone" + key,
+        _("Pretrained network"), names, names.index(backbones.default_backbone(size)),
+        format_func=lambda b: backbones.choice_label(b, size), key="train_backbone" + key,
     )  # fmt: skip
-    ok, where = weights_status(backbone, size, remedy="tick 'Use random weights instead'")
+    remedy = _("tick 'Use random weights instead'")
+    ok, where = backbones.weights_status(backbone, size, remedy=remedy)
     if ok:  # the file's path is in the tooltip: a long path would break mid-word
-        found = "downloaded on first use" if where.startswith("downloadable") else "present"
-        column.caption(f"ImageNet weights: {found}", help=where)
+        native = backbones.BACKBONES[backbone].default_size
+        if backbones.find_weights(backbone, size or native) is not None:
+            column.caption(_("ImageNet weights: present"), help=where)
+        else:
+            column.caption(_("ImageNet weights: downloaded on first use"), help=where)
     else:
         column.warning(where)
     return backbone, ok
@@ -550,10 +554,14 @@ def image_size_input(column, method: str, backbone: str | None, key: str) -> int
     if size_key not in state or state[size_key] == state.get(auto_key):
         state[size_key] = follow.image_size
     state[auto_key] = follow.image_size
-    native = " (the network's native size)" if follow.uses_backbone else ""
+    native = (
+        _("Default {size} px (the network's native size); the blog used 150 px.")
+        if follow.uses_backbone
+        else _("Default {size} px; the blog used 150 px.")
+    )
     return column.number_input(
-        "Image size (px)", 16, 512, step=8, key=size_key,
-        help=f"Default {follow.image_size} px{native}; the blog used 150 px.",
+        _("Image size (px)"), 16, 512, step=8, key=size_key,
+        help=native.format(size=follow.image_size),
     )  # fmt: skip
 
 
@@ -585,15 +593,18 @@ def blog_settings_button(method: str, key: str) -> None:
         return
     left, right = st.columns([1, 3], vertical_alignment="center")
     left.button(
-        f"Blog settings ({BLOG_IMAGE_SIZE} px)", key="train_blog_settings",
+        _("Blog settings ({size} px)").format(size=BLOG_IMAGE_SIZE), key="train_blog_settings",
         on_click=apply_blog_settings, args=(method, key),
-        help="Epochs, batch size, image size, optimizer, learning rate, dropout and "
-        "augmentation as in the blog post (drops the Augment page's choice).",
+        help=_("Epochs, batch size, image size, optimizer, learning rate, dropout and "
+               "augmentation as in the blog post (drops the Augment page's choice)."),
     )  # fmt: skip
-    native = "the network's native size (224 px for VGG16 and the MobileNets)"
-    native = "the blog's 150 px" if method == "scratch" else native
-    right.caption(f"Defaults: the blog's settings at {native}. The button sets every field "
-                  "to the blog's values.")  # fmt: skip
+    if method == "scratch":
+        right.caption(_("Defaults: the blog's settings at the blog's 150 px. The button sets "
+                        "every field to the blog's values."))  # fmt: skip
+    else:
+        right.caption(_("Defaults: the blog's settings at the network's native size (224 px for "
+                        "VGG16 and the MobileNets). The button sets every field to the blog's "
+                        "values."))  # fmt: skip
 
 
 def finetune_settings(col1, col2, col3, wanted, store, class_names: list[str]) -> dict:
@@ -602,15 +613,16 @@ def finetune_settings(col1, col2, col3, wanted, store, class_names: list[str]) -
 
     tops = {r.id: r for r in compatible_top_runs(store.list_runs(), wanted, class_names)}
     top_run = col3.selectbox(
-        "Top model from run", [*tops, None], key="train_top",
-        format_func=lambda i: "none: train one first (stage 1)" if i is None
+        _("Top model from run"), [*tops, None], key="train_top",
+        format_func=lambda i: _("none: train one first (stage 1)") if i is None
         else runs_view.run_title(tops[i]),
-        help="Finished bottleneck runs with this network, image size, weights and classes.",
+        help=_("Finished bottleneck runs with this network, image size, weights and classes."),
     )  # fmt: skip
+    unfreeze = col1.number_input(_("Blocks to unfreeze"), 1, 5, 1, key="train_unfreeze")
     return {
         "top_run": top_run,
-        "unfreeze_blocks": col1.number_input("Blocks to unfreeze", 1, 5, 1, key="train_unfreeze"),
-        "train_batchnorm": col2.checkbox("Train BatchNorm parameters", key="train_bn"),
+        "unfreeze_blocks": unfreeze,
+        "train_batchnorm": col2.checkbox(_("Train BatchNorm parameters"), key="train_bn"),
     }
 
 
@@ -632,8 +644,13 @@ def below_top_run_warning(summary) -> None:
 
 def augment_caption(config, chosen: bool) -> str:
     """What training will augment with, and where that came from."""
-    source = "chosen on the Augment page" if chosen else "the blog's default for this method"
-    return f"Augmentation: {describe_augment(config)} ({source})."
+    if chosen:
+        return _("Augmentation: {what} (chosen on the Augment page).").format(
+            what=describe_augment(config)
+        )
+    return _("Augmentation: {what} (the blog's default for this method).").format(
+        what=describe_augment(config)
+    )
 
 
 def epoch_estimate(config, store, num_classes: int, n_train: int, n_val: int) -> None:
@@ -644,13 +661,18 @@ def epoch_estimate(config, store, num_classes: int, n_train: int, n_val: int) ->
         store.list_runs(), config.method, config.backbone, config.data, config.image_size
     )
     if guess is None and not measured(config):
-        if st.button("Estimate time per epoch", key="train_measure"):
-            with st.spinner("Timing a few training steps…"):
+        if st.button(_("Estimate time per epoch"), key="train_measure"):
+            with st.spinner(_("Timing a few training steps…")):
                 measure_epoch(config, num_classes, n_train, n_val)
     guess = guess or measured(config)
     if guess is not None:
-        once = f" + {format_seconds(guess.once_seconds)} once" if guess.once_seconds else ""
-        st.caption(f"≈ {format_seconds(guess.seconds_per_epoch)} per epoch{once} ({guess.basis}).")
+        words = dict(epoch=format_seconds(guess.seconds_per_epoch), basis=guess.basis)
+        if guess.once_seconds:
+            line = _("≈ {epoch} per epoch + {once} once ({basis}).")
+            words["once"] = format_seconds(guess.once_seconds)
+        else:
+            line = _("≈ {epoch} per epoch ({basis}).")
+        st.caption(line.format(**words))
 
 
 def blog_queue(spec: str, config, backbone: str | None, augment, n_train: int, store):
@@ -673,15 +695,22 @@ def blog_queue(spec: str, config, backbone: str | None, augment, n_train: int, s
         if guess is not None:
             history[c.method] = guess.seconds_per_epoch
     seconds, basis = queue_seconds(plan, n_train, history)
-    length = "an unknown time" if seconds is None else f"about {format_seconds(seconds)}"
+    if seconds is None:
+        length = _("an unknown time")
+    else:
+        length = _("about {time}").format(time=format_seconds(seconds))
     st.markdown(
-        f"Scratch, then bottleneck features of {BACKBONES[backbone].label}, then fine-tuning "
-        "on that top, "
-        f"each for the blog's {plan[0].epochs} epochs at the blog's {size} px: "
-        f"**{length}** of training ({basis}), one run after the other in the background."
-    )
-    sure = st.checkbox(f"Yes, train for {length}", key="train_blog_confirm")
-    if not st.button("Queue the three runs", key="train_blog", disabled=not sure):
+        _(
+            "Scratch, then bottleneck features of {network}, then fine-tuning on that top, "
+            "each for the blog's {epochs} epochs at the blog's {size} px: **{length}** of "
+            "training ({basis}), one run after the other in the background."
+        ).format(
+            network=BACKBONES[backbone].label, epochs=plan[0].epochs, size=size,
+            length=length, basis=basis,
+        )
+    )  # fmt: skip
+    sure = st.checkbox(_("Yes, train for {length}").format(length=length), key="train_blog_confirm")
+    if not st.button(_("Queue the three runs"), key="train_blog", disabled=not sure):
         return None
     return runner.queue_blog_experiments(
         spec, image_size=size, backbone=backbone,
@@ -911,23 +940,23 @@ def more_train_options(defaults, k: str) -> tuple[dict, int]:
     from core.train_config import PRECISIONS
 
     values = {}
-    with st.expander("More options"):
-        values["seed"] = st.number_input("Seed", 0, 2**31 - 1, defaults.seed, key="train_seed")
-        best, why = "Keep the best epoch's weights", "The best by validation accuracy."
+    with st.expander(_("More options")):
+        values["seed"] = st.number_input(_("Seed"), 0, 2**31 - 1, defaults.seed, key="train_seed")
+        best, why = _("Keep the best epoch's weights"), _("The best by validation accuracy.")
         values["checkpoint_best"] = st.checkbox(
             best, defaults.checkpoint_best, help=why, key="train_best" + k
         )
         patience = st.number_input(
-            "Early stopping patience (0: off)", 0, 100, 0, key="train_patience"
+            _("Early stopping patience (0: off)"), 0, 100, 0, key="train_patience"
         )
         values["early_stopping_patience"] = patience or None
-        values["name"] = st.text_input("Run name (optional)", key="train_name") or None
+        values["name"] = st.text_input(_("Run name (optional)"), key="train_name") or None
         folds = st.number_input(
-            "k-fold cross-validation: folds (1: off)", 1, 20, 1, key="train_folds",
-            help="One run per fold of training + validation pooled (fine-tuning folds train "
-            "their own top model); Compare shows the mean ± sd over the folds.",
+            _("k-fold cross-validation: folds (1: off)"), 1, 20, 1, key="train_folds",
+            help=_("One run per fold of training + validation pooled (fine-tuning folds train "
+                   "their own top model); Compare shows the mean ± sd over the folds."),
         )  # fmt: skip
         values["precision"] = st.selectbox(
-            "Precision", PRECISIONS, help=PRECISION_HELP, key="train_precision"
+            _("Precision"), PRECISIONS, help=_(PRECISION_HELP), key="train_precision"
         )
     return values, folds

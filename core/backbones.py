@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import WeightsError
+from core.i18n import N_, _
 
 if TYPE_CHECKING:  # Keras loads lazily: pages list backbones without importing it.
     import keras
@@ -167,7 +168,8 @@ def get_backbone(name: str) -> Backbone:
         return BACKBONES[name]
     except KeyError:
         known = ", ".join(BACKBONES)
-        raise WeightsError(f"Unknown backbone '{name}'; choose one of: {known}.") from None
+        message = _("Unknown backbone '{name}'; choose one of: {known}.")
+        raise WeightsError(message.format(name=name, known=known)) from None
 
 
 # Keras application names whose default configuration is a registry entry.
@@ -240,11 +242,11 @@ def can_download() -> bool:
     return _network_reachable()
 
 
-CLI_REMEDY = "train without pretrained weights (--no-pretrained)"
+CLI_REMEDY = N_("train without pretrained weights (--no-pretrained)")
 
 
 def weights_status(
-    name: str, image_size: int | None = None, remedy: str = CLI_REMEDY
+    name: str, image_size: int | None = None, remedy: str | None = None
 ) -> tuple[bool, str]:
     """Whether ImageNet weights for `name` can be used, and where they come from.
 
@@ -266,12 +268,15 @@ def weights_status(
         return True, str(path)
     file = backbone.weight_file(size)
     if can_download():
-        return True, f"downloadable on first use ({file})"
-    return False, (
-        f"ImageNet weights for {backbone.label} ({file}) are not in the Keras cache "
-        f"{keras_cache_dir()} and cannot be downloaded (offline): put the file there, "
-        f"point KERAS_HOME at a folder whose models/ has it, or {remedy}."
-    )
+        return True, _("downloadable on first use ({file})").format(file=file)
+    return False, _(
+        "ImageNet weights for {network} ({file}) are not in the Keras cache {cache} and "
+        "cannot be downloaded (offline): put the file there, point KERAS_HOME at a folder "
+        "whose models/ has it, or {remedy}."
+    ).format(
+        network=backbone.label, file=file, cache=keras_cache_dir(),
+        remedy=_(CLI_REMEDY) if remedy is None else remedy,
+    )  # fmt: skip
 
 
 def default_backbone(image_size: int | None = None) -> str:
@@ -289,8 +294,8 @@ def choice_label(name: str, image_size: int | None = None) -> str:
     if find_weights(name, image_size or backbone.default_size):
         return backbone.label
     if can_download():
-        return f"{backbone.label} (weights download on first use)"
-    return f"{backbone.label} (weights absent)"
+        return _("{network} (weights download on first use)").format(network=backbone.label)
+    return _("{network} (weights absent)").format(network=backbone.label)
 
 
 def _download(backbone: Backbone, size: int) -> Path:
@@ -304,8 +309,10 @@ def _download(backbone: Backbone, size: int) -> Path:
         )  # fmt: skip
     except Exception as exc:  # network errors come in many types
         raise WeightsError(
-            f"Downloading ImageNet weights {file} for {backbone.label} failed ({exc}); "
-            f"put the file in {keras_cache_dir()} or train with --no-pretrained."
+            _(
+                "Downloading ImageNet weights {file} for {network} failed ({error}); "
+                "put the file in {cache} or train with --no-pretrained."
+            ).format(file=file, network=backbone.label, error=exc, cache=keras_cache_dir())
         ) from exc
     return Path(path)
 
@@ -327,8 +334,9 @@ def build_base(name: str, image_size: int, pretrained: bool = True) -> keras.Mod
     backbone = get_backbone(name)
     if image_size < backbone.min_size:
         raise WeightsError(
-            f"{backbone.label} needs images of at least {backbone.min_size} px; "
-            f"received image_size={image_size}."
+            _("{network} needs images of at least {min} px; received image_size={size}.").format(
+                network=backbone.label, min=backbone.min_size, size=image_size
+            )
         )
     path = None
     if pretrained:
@@ -343,7 +351,10 @@ def build_base(name: str, image_size: int, pretrained: bool = True) -> keras.Mod
         try:
             base.load_weights(str(path))
         except Exception as exc:
-            raise WeightsError(f"Weight file {path} does not fit {backbone.label}: {exc}") from exc
+            message = _("Weight file {path} does not fit {network}: {error}")
+            raise WeightsError(
+                message.format(path=path, network=backbone.label, error=exc)
+            ) from exc
     return base
 
 

@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 
 from core.errors import LabError
+from core.i18n import _
 from core.train_config import PRECISIONS
 
 
@@ -75,12 +76,18 @@ def resolve_precision(requested: str, method: str = "scratch", gpus: int | None 
             its loss scaling buys nothing there), or an unknown name.
     """
     if requested not in PRECISIONS:
-        raise LabError(f"Unknown precision '{requested}'; choose one of {', '.join(PRECISIONS)}.")
+        raise LabError(
+            _("Unknown precision '{name}'; choose one of {choices}.").format(
+                name=requested, choices=", ".join(PRECISIONS)
+            )
+        )
     gpus = gpu_count() if gpus is None else gpus
     if requested == "mixed_float16" and not gpus:
         raise LabError(
-            "Precision mixed_float16 needs a GPU and none is visible; "
-            "choose float32 or mixed_bfloat16 (or auto)."
+            _(
+                "Precision mixed_float16 needs a GPU and none is visible; "
+                "choose float32 or mixed_bfloat16 (or auto)."
+            )
         )
     if requested != "auto":
         return requested
@@ -121,7 +128,7 @@ def make_strategy(devices: int | None):
     """
     if not _tensorflow():
         if devices not in (None, 1):
-            raise LabError("Training on several devices needs TensorFlow as the Keras backend.")
+            raise LabError(_("Training on several devices needs TensorFlow as the Keras backend."))
         return None, 1
     import tensorflow as tf
 
@@ -139,9 +146,10 @@ def make_strategy(devices: int | None):
     chosen = gpus if len(gpus) >= devices else cpus
     if len(chosen) < devices:
         raise LabError(
-            f"Training on {devices} devices was asked for, but this machine shows "
-            f"{len(gpus)} GPU(s) and {len(cpus)} CPU device(s); set devices to at most "
-            f"{max(1, len(gpus))}."
+            _(
+                "Training on {devices} devices was asked for, but this machine shows "
+                "{gpus} GPU(s) and {cpus} CPU device(s); set devices to at most {most}."
+            ).format(devices=devices, gpus=len(gpus), cpus=len(cpus), most=max(1, len(gpus)))
         )
     strategy = tf.distribute.MirroredStrategy(chosen[:devices])
     return strategy, strategy.num_replicas_in_sync

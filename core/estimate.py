@@ -31,14 +31,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.i18n import N_, _
 from core.train_config import FROM_SCRATCH
 
 # Once-only costs, in the order they happen, with their names in words.
 ONCE_WORDS = {
-    "decode": "decoding images",
-    "extract": "feature extraction",
-    "stage1": "stage 1 (the top model)",
-    "warmup": "first-epoch tracing",
+    "decode": N_("decoding images"),
+    "extract": N_("feature extraction"),
+    "stage1": N_("stage 1 (the top model)"),
+    "warmup": N_("first-epoch tracing"),
 }
 
 
@@ -65,8 +66,12 @@ class EpochEstimate:
 
 def _with_parts(per_epoch: float, basis: str, parts: dict[str, float]) -> EpochEstimate:
     parts = {k: float(parts[k]) for k in ONCE_WORDS if parts.get(k)}
-    words = ", ".join(f"{ONCE_WORDS[k]} {v:.0f} s" for k, v in parts.items() if v >= 0.5)
-    basis = f"{basis}; once: {words}" if words else basis
+    words = ", ".join(
+        _("{what} {seconds} s").format(what=_(ONCE_WORDS[k]), seconds=f"{v:.0f}")
+        for k, v in parts.items()
+        if v >= 0.5
+    )
+    basis = _("{basis}; once: {costs}").format(basis=basis, costs=words) if words else basis
     return EpochEstimate(float(per_epoch), float(sum(parts.values())), basis, parts)
 
 
@@ -101,9 +106,10 @@ def from_history(records: list, method: str, backbone: str | None, dataset: str,
         "extract": (extract or 0.0) * scale,
         "warmup": s.warmup_seconds or 0.0,
     }
-    return _with_parts(
-        per_epoch * scale, f"run #{r.id} at {size} px took {per_epoch:.1f} s per epoch", parts
+    basis = _("run #{id} at {size} px took {seconds} s per epoch").format(
+        id=r.id, size=size, seconds=f"{per_epoch:.1f}"
     )
+    return _with_parts(per_epoch * scale, basis, parts)
 
 
 def measure(
@@ -153,7 +159,8 @@ def measure(
         )
         top = measure(stage, num_classes, n_train, n_val, steps)
         parts["stage1"] = top.total(stage.epochs)  # its decoding is the "decode" part
-    return _with_parts(per_epoch, f"measured {timing.steps} training steps now", parts)
+    basis = _("measured {steps} training steps now").format(steps=timing.steps)
+    return _with_parts(per_epoch, basis, parts)
 
 
 def decode_seconds(dataset, image_size: int, resize_mode: str, sample: int = 96) -> float:

@@ -21,7 +21,7 @@ from pathlib import Path
 from core.i18n import DOMAIN, LANGUAGES, LOCALE_DIR
 from core.paths import PROJECT_ROOT
 
-SOURCES = ("streamlit_app.py", "labui.py", "pages", "core")
+SOURCES = ("streamlit_app.py", "labui.py", "charts.py", "pages", "core")
 KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
 POT = LOCALE_DIR / f"{DOMAIN}.pot"
 # argparse's own messages (it looks them up with gettext in the default domain, which

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.augment_config import AugmentConfig
+from core.i18n import N_, _
 from core.paths import PROJECT_ROOT, app_home
 from core.store import Phase, RunRecord, RunStore
 from core.train_config import BLOG_METHODS, TrainConfig
@@ -48,6 +49,17 @@ IDLE_TIMEOUT_S = float(os.environ.get("LDL_WORKER_IDLE_S") or 30)  # tests short
 TRAIN_FUNCTION_ENV = "LDL_TRAIN_FUNCTION"
 
 _children: list[subprocess.Popen] = []  # workers we spawned, reaped when they end
+
+# A run's status (`core.store.STATUSES`, stored in English) in words for a page.
+STATUS_WORDS = {
+    "queued": N_("queued"), "running": N_("running"), "finished": N_("finished"),
+    "stopped": N_("stopped"), "failed": N_("failed"), "interrupted": N_("interrupted"),
+}  # fmt: skip
+
+
+def status_word(status: str) -> str:
+    """`status` in the current language (an unknown one as it is)."""
+    return _(STATUS_WORDS[status]) if status in STATUS_WORDS else status
 
 
 @dataclass
@@ -278,7 +290,7 @@ def _worker_pid() -> int | None:
     if probe is not None:
         probe.close()  # nobody held it
         return None
-    for _ in range(20):  # the new worker writes its pid right after locking
+    for _attempt in range(20):  # the new worker writes its pid right after locking
         with contextlib.suppress(ValueError, OSError):
             return int(path.read_text().strip())
         time.sleep(0.05)
@@ -400,7 +412,7 @@ def run_one(record: RunRecord, store: RunStore, train_fn: Callable | None = None
             _free_memory()
     final = store.get(record.id)
     if final.is_active:  # train returned without recording an outcome
-        store.finish(record.id, "failed", error="Training ended without recording a result.")
+        store.finish(record.id, "failed", error=_("Training ended without recording a result."))
         final = store.get(record.id)
     _log(f"run {record.id} ended: {final.status}")
     return final.status
@@ -453,7 +465,7 @@ def _free_memory() -> None:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     detail = text[0] if text else type(exc).__name__
-    return f"Training failed unexpectedly: {detail}"
+    return _("Training failed unexpectedly: {error}").format(error=detail)
 
 
 def _log(message: str) -> None:

@@ -15,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+from core.i18n import _
+
 
 def top_run_problem(record, config, class_names: list[str]) -> str | None:
     """Why run `record` cannot provide the top model for `config`, or None if it can.
@@ -30,22 +32,30 @@ def top_run_problem(record, config, class_names: list[str]) -> str | None:
     size = record.config.image_size
     recorded_classes = record.summary.class_names
     checks = [
-        (record.method == "bottleneck", f"is a {record.method} run, not a bottleneck run"),
-        (record.status == "finished", f"is {record.status}, not finished"),
-        (record.backbone == config.backbone, f"used backbone {record.backbone}"),
-        (size == config.image_size, f"used {size} px images"),
+        (
+            record.method == "bottleneck",
+            _("is a {method} run, not a bottleneck run").format(method=record.method),
+        ),
+        (record.status == "finished", _("is {status}, not finished").format(status=record.status)),
+        (
+            record.backbone == config.backbone,
+            _("used backbone {backbone}").format(backbone=record.backbone),
+        ),
+        (size == config.image_size, _("used {size} px images").format(size=size)),
         (
             bool(record.pretrained) == bool(config.pretrained),
-            "used ImageNet weights" if record.pretrained else "used random weights",
+            _("used ImageNet weights") if record.pretrained else _("used random weights"),
         ),
         (
             recorded_classes is not None and list(recorded_classes) == list(class_names),
-            f"was trained on the classes {', '.join(recorded_classes or ['(unknown)'])}",
+            _("was trained on the classes {classes}").format(
+                classes=", ".join(recorded_classes or [_("(unknown)")])
+            ),
         ),
         (
             # A top trained on another split has seen this run's validation images.
             (record.config.folds, record.config.fold) == (config.folds, config.fold),
-            "was trained on a different cross-validation split",
+            _("was trained on a different cross-validation split"),
         ),
     ]
     return next((why for ok, why in checks if not ok), None)
@@ -59,8 +69,11 @@ def compatible_top_runs(records: list, config, class_names: list[str]) -> list:
 
 def refusal(run_id: int, problem: str, config) -> str:
     """The one-sentence refusal of an incompatible top run."""
-    weights = "ImageNet weights" if config.pretrained else "random weights"
-    return (
-        f"Run {run_id} cannot provide the top model: it {problem} "
-        f"(this run: {config.backbone}, {config.image_size} px, {weights})."
-    )
+    weights = _("ImageNet weights") if config.pretrained else _("random weights")
+    return _(
+        "Run {id} cannot provide the top model: it {problem} "
+        "(this run: {backbone}, {size} px, {weights})."
+    ).format(
+        id=run_id, problem=problem, backbone=config.backbone, size=config.image_size,
+        weights=weights,
+    )  # fmt: skip

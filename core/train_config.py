@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from core.augment_config import PRESETS, AugmentConfig
 from core.errors import LabError
+from core.i18n import _
 
 METHODS = ("scratch", "bottleneck", "finetune", "improved")
 # Methods that train their whole model from scratch (no conv base, no backbone).
@@ -149,7 +150,8 @@ class TrainConfig:
     def blog(cls, method: str, **changes) -> TrainConfig:
         """The blog's settings for `method` (150 px images), with `changes` applied."""
         if method not in METHODS:
-            raise LabError(f"Unknown method '{method}'; choose one of {', '.join(METHODS)}.")
+            message = _("Unknown method '{method}'; choose one of {choices}.")
+            raise LabError(message.format(method=method, choices=", ".join(METHODS)))
         return cls(method=method, **{**_BLOG[method], **changes})
 
     def to_dict(self) -> dict:
@@ -162,7 +164,7 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise LabError(f"Unknown training setting '{unknown[0]}'.")
+            raise LabError(_("Unknown training setting '{name}'.").format(name=unknown[0]))
         return cls(**data)
 
     @property
@@ -175,34 +177,47 @@ class TrainConfig:
         Raises:
             LabError: naming the first bad setting.
         """
+        one_of = _("{setting} must be one of {choices}")
         checks = [
-            (self.method in METHODS, f"method must be one of {', '.join(METHODS)}"),
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
-            (self.head in HEADS, "head must be 'flatten' or 'gap'"),
-            (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
-            (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
-            (self.epochs >= 1, "epochs must be at least 1"),
-            (self.batch_size >= 1, "batch_size must be at least 1"),
-            (16 <= self.image_size <= 1024, "image_size must be between 16 and 1024"),
-            (self.learning_rate > 0, "learning_rate must be positive"),
-            (0 <= self.dropout < 1, "dropout must be in [0, 1)"),
-            (self.l2 >= 0, "l2 must be 0 or positive"),
-            (self.augment_copies >= 0, "augment_copies must be 0 or more"),
-            (self.unfreeze_blocks >= 1, "unfreeze_blocks must be at least 1"),
-            (0 < self.val_fraction < 1, "val_fraction must be between 0 and 1"),
-            (0 <= self.seed < 2**32, f"seed must be between 0 and {2**32 - 1}"),
-            (self.augment_on in ("model", "pipeline"), "augment_on must be 'model' or 'pipeline'"),
-            (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
-            (self.devices is None or self.devices >= 1, "devices must be at least 1"),
+            (self.method in METHODS, one_of.format(setting="method", choices=", ".join(METHODS))),
+            (
+                self.optimizer in OPTIMIZERS,
+                one_of.format(setting="optimizer", choices=", ".join(OPTIMIZERS)),
+            ),
+            (self.head in HEADS, _("head must be 'flatten' or 'gap'")),
+            (
+                self.schedule in SCHEDULES,
+                one_of.format(setting="schedule", choices=", ".join(SCHEDULES)),
+            ),
+            (0 <= self.label_smoothing < 1, _("label_smoothing must be in [0, 1)")),
+            (self.epochs >= 1, _("epochs must be at least 1")),
+            (self.batch_size >= 1, _("batch_size must be at least 1")),
+            (16 <= self.image_size <= 1024, _("image_size must be between 16 and 1024")),
+            (self.learning_rate > 0, _("learning_rate must be positive")),
+            (0 <= self.dropout < 1, _("dropout must be in [0, 1)")),
+            (self.l2 >= 0, _("l2 must be 0 or positive")),
+            (self.augment_copies >= 0, _("augment_copies must be 0 or more")),
+            (self.unfreeze_blocks >= 1, _("unfreeze_blocks must be at least 1")),
+            (0 < self.val_fraction < 1, _("val_fraction must be between 0 and 1")),
+            (0 <= self.seed < 2**32, _("seed must be between 0 and {most}").format(most=2**32 - 1)),
+            (
+                self.augment_on in ("model", "pipeline"),
+                _("augment_on must be 'model' or 'pipeline'"),
+            ),
+            (
+                self.precision in PRECISIONS,
+                one_of.format(setting="precision", choices=", ".join(PRECISIONS)),
+            ),
+            (self.devices is None or self.devices >= 1, _("devices must be at least 1")),
             (
                 self.early_stopping_patience is None or self.early_stopping_patience >= 1,
-                "early_stopping_patience must be at least 1",
+                _("early_stopping_patience must be at least 1"),
             ),
         ]
         checks += _fold_checks(self)
         for ok, message in checks:
             if not ok:
-                raise LabError(f"Invalid training setting: {message}.")
+                raise LabError(_("Invalid training setting: {problem}.").format(problem=message))
         if self.uses_backbone:
             from core.backbones import get_backbone
 
@@ -213,22 +228,27 @@ class TrainConfig:
             raise LabError(str(exc)) from None
         if self.augment_copies and self.augment.is_identity():
             raise LabError(
-                "Invalid training setting: augmented copies (augment_copies="
-                f"{self.augment_copies}) need augmentation settings; choose a preset."
+                _(
+                    "Invalid training setting: augmented copies (augment_copies={n}) need "
+                    "augmentation settings; choose a preset."
+                ).format(n=self.augment_copies)
             )
         return self
 
 
 def _fold_checks(config: TrainConfig) -> list[tuple[bool, str]]:
     if config.folds is None:
-        return [(config.fold is None, "fold needs folds (how many folds)")]
+        return [(config.fold is None, _("fold needs folds (how many folds)"))]
+    fold_ok = config.fold is not None and 0 <= config.fold < config.folds
     return [
-        (2 <= config.folds <= 20, "folds must be between 2 and 20"),
-        (config.fold is not None and 0 <= config.fold < config.folds, "fold must be in [0, folds)"),
+        (2 <= config.folds <= 20, _("folds must be between 2 and 20")),
+        (fold_ok, _("fold must be in [0, folds)")),
         (
             config.method != "finetune" or config.top_run is None,
-            "a cross-validated fine-tuning run trains its own top model on its fold; "
-            "leave top_run empty",
+            _(
+                "a cross-validated fine-tuning run trains its own top model on its fold; "
+                "leave top_run empty"
+            ),
         ),
     ]
 

@@ -35,6 +35,7 @@ from core.devices import precision_policy
 from core.errors import LabError, RunError
 from core.evaluate import finish, predict_probs
 from core.fitting import TrainingRun, apply_seed, compile_model, fit_images, fit_model
+from core.i18n import _
 from core.train_config import TrainConfig
 
 # --- public entry points ---------------------------------------------------------------
@@ -140,10 +141,12 @@ def train(
         store.finish(run_id, "failed", error=str(exc))
         raise
     except KeyboardInterrupt:
-        store.finish(run_id, "interrupted", error="Interrupted by the user (Ctrl-C).")
+        store.finish(run_id, "interrupted", error=_("Interrupted by the user (Ctrl-C)."))
         raise
     except Exception as exc:
-        message = f"Training failed with an unexpected error: {type(exc).__name__}: {exc}"
+        message = _("Training failed with an unexpected error: {kind}: {error}").format(
+            kind=type(exc).__name__, error=exc
+        )
         store.finish(run_id, "failed", error=message)
         raise LabError(message) from exc
     store.finish(run_id, status)
@@ -270,7 +273,9 @@ def _finetune(run: TrainingRun) -> str:
         top.load_weights(run.store.run_folder(top_run).top_weights)
     except Exception as exc:
         raise RunError(
-            f"The top model of run {top_run} does not fit this fine-tuning run ({exc})."
+            _("The top model of run {id} does not fit this fine-tuning run ({error}).").format(
+                id=top_run, error=exc
+            )
         ) from exc
     model = models.make_finetune_model(
         base,
@@ -322,7 +327,8 @@ def _train_stage1(run: TrainingRun) -> int | None:
     try:
         record = train(stage, run.store, stage_id, run.should_stop, report)
     except LabError as exc:
-        raise LabError(f"Stage 1 (run {stage_id}, training the top model) failed: {exc}") from exc
+        message = _("Stage 1 (run {id}, training the top model) failed: {error}")
+        raise LabError(message.format(id=stage_id, error=exc)) from exc
     finally:
         run.store.mark_running(run.run_id, os.getpid())
     return stage_id if record.status == "finished" else None
@@ -345,7 +351,7 @@ def check_top_run(config: TrainConfig, store):
     problem = top_run_problem(record, config, class_names)
     top_weights = store.run_folder(top_run).top_weights
     if problem is None and not top_weights.is_file():
-        problem = f"has no {top_weights.name}"
+        problem = _("has no {file}").format(file=top_weights.name)
     if problem is not None:
         raise RunError(refusal(top_run, problem, config))
     return record

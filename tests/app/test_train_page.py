@@ -1,5 +1,6 @@
 """The Train page: methods and their defaults, and a real run in the background worker."""
 
+import json
 import sys
 import time
 
@@ -9,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from core.paths import PROJECT_ROOT
 from core.store import RunStore
 from core.train_config import TrainConfig
+from tests.app import korean
 
 PAGE = str(PROJECT_ROOT / "pages/train.py")
 COMPARE = str(PROJECT_ROOT / "pages/compare.py")
@@ -318,3 +320,74 @@ def test_the_result_line_puts_finetuning_beside_its_top_run(make_run):
     assert not at.exception
     assert "Its top model (run 3) had 0.850" in at.success[0].value
     assert any("Fine-tuning ended below its top model" in w.value for w in at.warning)
+
+
+# Sentences the Train page shows with a finished run (the Korean page must show none).
+TRAIN_SENTENCES = [
+    "(change it on the Data page)",
+    "Small CNN from scratch",
+    "Batch size",
+    "L2 weight decay",
+    "Image size (px)",
+    "the blog used 150 px",
+    "Blog settings (150 px)",
+    "The button sets every field to the blog's values.",
+    "the blog's default for this method",
+    "Estimate time per epoch",
+    "Queue the blog's three experiments",
+    "Queue the three runs",
+    "More options",
+    "Keep the best epoch's weights",
+    "Early stopping patience (0: off)",
+    "k-fold cross-validation: folds (1: off)",
+    "The output layer always computes in float32.",
+    "See it on the Compare page.",
+    "Within epoch 2: running loss and accuracy per batch",
+]
+
+
+def _finished_run_with_curves(make_run) -> None:
+    figures = dict(val_accuracy=0.8, val_ci_low=0.7, val_ci_high=0.9, val_n=100)
+    history = [
+        {"loss": 0.7, "accuracy": 0.5, "val_loss": 0.69, "val_accuracy": 0.55},
+        {"loss": 0.5, "accuracy": 0.7, "val_loss": 0.6, "val_accuracy": 0.8},
+    ]
+    run = make_run(summary=figures, history=history, image_size=32, epochs=2)
+    RunStore().log_batch(run.id, 2, 10, 10, {"loss": 0.5, "accuracy": 0.7})
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_train_page_in_both_languages(language, make_run):
+    _finished_run_with_curves(make_run)
+    at = korean.render(PAGE, language, TIMEOUT)
+    korean.assert_spoken(at, TRAIN_SENTENCES, language)
+    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    charts = json.dumps(specs, ensure_ascii=False)  # titles, legends, facets, tooltips
+    words = ("에폭", "손실", "정확도", "검증", "배치") if language == "ko" else ("epoch", "batch")
+    assert len(specs) == 2 and all(w in charts for w in words), charts[:300]
+
+
+# Fine-tuning's own settings, and the offline message of missing weights.
+FINETUNE_SENTENCES = [
+    "Pretrained network",
+    "(weights absent)",
+    "cannot be downloaded (offline)",
+    "Use random weights instead",
+    "Top model from run",
+    "none: train one first (stage 1)",
+    "Blocks to unfreeze",
+    "Train BatchNorm parameters",
+    "Pick a network whose weights are present",
+]
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_finetune_settings_in_both_languages(language, monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv("LDL_OFFLINE", "1")
+
+    def finetune(at):
+        at.session_state["train_method"] = "finetune"
+
+    at = korean.render(PAGE, language, TIMEOUT, setup=finetune)
+    korean.assert_spoken(at, FINETUNE_SENTENCES, language)

@@ -121,3 +121,22 @@ def test_mobilenet_v2_split_with_real_weights(shared_weights):
     backbones.set_trainable("mobilenet_v2_1.0", base, blocks=2, train_batchnorm=True)
     assert base.get_layer("block_15_expand_BN").trainable
     assert not base.get_layer("block_14_project").trainable
+
+
+def test_training_messages_in_korean(offline_empty_cache):
+    """A TrainConfig validation error and the offline-weights message, in Korean."""
+    from core import i18n
+    from core.errors import LabError
+    from core.train_config import TrainConfig
+
+    i18n.set_language("ko")  # the autouse `english` fixture puts English back
+    with pytest.raises(LabError) as invalid:
+        TrainConfig.defaults("scratch", epochs=0).validate()
+    assert str(invalid.value) == "잘못된 학습 설정입니다: epochs는 1 이상이어야 합니다."
+    available, why = backbones.weights_status("vgg16")
+    assert not available
+    assert "오프라인이라 내려받을 수도 없습니다" in why and "--no-pretrained" in why
+    assert "cannot be downloaded" not in why
+    with pytest.raises(WeightsError, match="Keras 캐시"):
+        backbones.build_base("vgg16", 32)
+    assert backbones.choice_label("vgg16", 150) == "VGG16 (가중치 없음)"

@@ -99,3 +99,13 @@ def test_run_progress_reads_the_store(make_run):
     prog, eta = P.run_progress(record, store)
     assert (prog.epoch, prog.batch, prog.fraction) == (3, 5, 2.5 / 4)
     assert eta == pytest.approx(12.0 * 1.5)
+
+
+def test_progress_and_durations_in_korean():
+    from core import i18n
+
+    prog = P.Progress(epoch=2, epochs=5, batch=10, batches=25, images_per_second=300.0)
+    i18n.set_language("ko")  # the autouse `english` fixture puts English back
+    assert prog.text(65) == "에폭 2/5 · 배치 10/25 · 초당 이미지 300장 · 남은 시간 약 1분 5초"
+    assert P.format_seconds(7830) == "2시간 10분" and P.format_seconds(9) == "9초"
+    assert P.activity(None, None, None) == "시작하는 중"
