@@ -104,6 +104,7 @@ def next_step(_step) -> None:
     label = _("Bottleneck features at {size} px").format(size=native.image_size)
     if left.button(label, key="guide_native"):
         queue(lambda: runner.enqueue(native, store))
+    left.caption(_("Step 4 at the size the network's weights were trained at."))
     result = guide.latest_result(store.list_runs(), native)
     if result is not None and result.finished:
         left.caption(format_accuracy(result.accuracy, result.ci_low, result.ci_high, result.n))
@@ -111,8 +112,10 @@ def next_step(_step) -> None:
     if middle.button(label, key="guide_kfold"):
         kfold = guide.kfold_config(spec, backbone)
         queue(lambda: runner.queue_cv(kfold, guide.KFOLD_FOLDS, store))
+    middle.caption(_("Each run validates on another part of the pictures: a mean and its spread."))
     with right:
         link("compare", _("Compare"), _("Is one run really better?"))
+        st.caption(_("Compare's paired test says whether a gap between two runs could be chance."))
 
 
 ACTIONS = {"dataset": data_step, "augment": augment_step, "run": run_step, "next": next_step}

@@ -26,6 +26,7 @@ GUIDE_SENTENCES = [
     "Finish step 4 first: fine-tuning starts from its top model.",
     "Not run yet. The blog reached 0.90–0.91.",
     "Use Cats vs Dogs",
+    "Compare's paired test says whether a gap between two runs could be chance.",
 ]
 
 
