@@ -134,3 +134,14 @@ def test_a_newer_run_still_going_does_not_hide_a_finished_top_run(make_run):
     )
     make_run("bottleneck", data="demo", backbone=BACKBONE, image_size=150, status="queued")
     assert guide.finetune_top_run(_store(), "demo", BACKBONE) == done.id
+
+
+def test_the_shared_cats_vs_dogs_is_found_when_its_folder_is_allowed(shared, monkeypatch):
+    monkeypatch.setenv("LDL_ALLOWED_DIRS", str(shared / "datasets"))
+    found = guide.known_cats_vs_dogs()
+    assert found == (shared / "datasets" / "cats_vs_dogs").resolve()
+    config = guide.run_config(guide.step_by_key("scratch"), str(found), BACKBONE)
+    from core.datasets import load_dataset
+
+    dataset = load_dataset(config.data)
+    assert (len(dataset.splits["train"]), len(dataset.splits["validation"])) == (2000, 800)
