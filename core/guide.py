@@ -24,7 +24,7 @@ from pathlib import Path
 from core.augment_config import PRESETS, AugmentConfig
 from core.i18n import N_
 from core.runs_view import BLOG_REFERENCE
-from core.train_config import FROM_SCRATCH, TrainConfig
+from core.train_config import BLOG_IMAGE_SIZE, FROM_SCRATCH, TrainConfig
 
 # The names the Cats vs Dogs folder goes by: the download's, and the shared data's.
 CATS_VS_DOGS_NAMES = ("cats_and_dogs_filtered", "cats_vs_dogs")
@@ -274,6 +274,20 @@ def finetune_top_run(store, dataset: str, backbone: str) -> int | None:
     config = run_config(step_by_key("bottleneck"), dataset, backbone)
     finished = _finished(matching_runs(store.list_runs(), config))
     return finished[0].id if finished else None
+
+
+def guide_backbone() -> str:
+    """The pretrained network of steps 4 and 5: the one of the lab's own measured run of the
+    blog's table (the Overview's figures) when its weights are here, else the first whose
+    weights are (`backbones.default_backbone`, as the Train page's blog queue)."""
+    from core.backbones import BACKBONES, default_backbone, find_weights
+    from core.lab_results import measured_table
+
+    for row in measured_table():
+        known = row.method == "bottleneck" and row.backbone in BACKBONES
+        if known and find_weights(row.backbone, BLOG_IMAGE_SIZE):
+            return row.backbone
+    return default_backbone(BLOG_IMAGE_SIZE)
 
 
 def known_cats_vs_dogs() -> Path | None:

@@ -4,10 +4,9 @@ import streamlit as st
 
 import labui
 from core import guide, runner
-from core.backbones import BACKBONES, default_backbone
+from core.backbones import BACKBONES
 from core.i18n import _, format_accuracy
 from core.paths import PROJECT_ROOT
-from core.train_config import BLOG_IMAGE_SIZE
 
 PAGES = PROJECT_ROOT / "pages"
 
@@ -21,7 +20,7 @@ st.markdown(
 )
 store = labui.run_store()
 spec = labui.active_dataset()
-backbone = default_backbone(BLOG_IMAGE_SIZE)
+backbone = guide.guide_backbone()
 network = BACKBONES[backbone].label
 
 

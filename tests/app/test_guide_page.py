@@ -6,7 +6,6 @@ from streamlit.testing.v1 import AppTest
 
 from core import guide, runner
 from core.augment_config import AugmentConfig
-from core.backbones import default_backbone
 from core.paths import PROJECT_ROOT
 from core.store import RunStore
 from core.train_config import BLOG_IMAGE_SIZE, TrainConfig
@@ -55,7 +54,7 @@ def cats_vs_dogs(tmp_path, monkeypatch):
 
 
 def _backbone() -> str:
-    return default_backbone(BLOG_IMAGE_SIZE)
+    return guide.guide_backbone()
 
 
 def _bottleneck(make_run, **kw):
@@ -94,8 +93,27 @@ def test_step_3_queues_the_blogs_scratch_run_on_the_active_dataset(no_worker):
     assert f"Run #{run.id} waits in the queue." in [i.value for i in at.info]
 
 
+def test_step_2_sets_the_blogs_augmentation_and_asks_for_augment(monkeypatch):
+    import streamlit
+
+    opened = []
+    monkeypatch.setattr(streamlit, "switch_page", lambda page: opened.append(page))
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.session_state["ldl_active_augment"] = AugmentConfig(rotation_degrees=40.0).to_json()
+    at.run()
+    at.button(key="guide_augment").click().run()
+    assert not at.exception
+    chosen = AugmentConfig.from_json(at.session_state["ldl_active_augment"])
+    assert chosen == guide.blog_augment()
+    (page,) = opened
+    assert str(page._page).endswith("augment.py")
+    assert "The blog's augmentation is the active one." in [c.value for c in at.caption]
+
+
+@pytest.mark.slow  # the Augment page loads TensorFlow and draws its previews
 def test_step_2_sets_the_blogs_augmentation_and_opens_augment():
-    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    # The Augment page it opens loads TensorFlow and draws its previews: give it time.
+    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=300)
     at.session_state["ldl_active_augment"] = AugmentConfig(rotation_degrees=40.0).to_json()
     at.run()
     at.switch_page("pages/guide.py").run()

@@ -145,3 +145,25 @@ def test_the_shared_cats_vs_dogs_is_found_when_its_folder_is_allowed(shared, mon
 
     dataset = load_dataset(config.data)
     assert (len(dataset.splits["train"]), len(dataset.splits["validation"])) == (2000, 800)
+
+
+def test_the_guides_network_is_the_labs_measured_one_when_its_weights_are_here(
+    tmp_path, monkeypatch
+):
+    from core.backbones import BACKBONES, default_backbone
+    from core.lab_results import measured_table
+
+    measured = next(r.backbone for r in measured_table() if r.method == "bottleneck")
+    other = next(name for name in BACKBONES if name != measured)
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv("LDL_OFFLINE", "1")
+    for name in (other, measured):
+        backbone = BACKBONES[name]
+        (models / backbone.weight_file(backbone.native_size)).write_bytes(b"")
+    assert default_backbone(150) == other  # the registry's first with weights here
+    assert guide.guide_backbone() == measured
+    backbone = BACKBONES[measured]
+    (models / backbone.weight_file(backbone.native_size)).unlink()
+    assert guide.guide_backbone() == default_backbone(150) == other
