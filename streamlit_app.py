@@ -11,6 +11,7 @@ labui.resolve_language()
 page = st.navigation(
     [
         st.Page("pages/home.py", title=_("Overview"), icon=":material/home:", default=True),
+        st.Page("pages/guide.py", title=_("Guide"), icon=":material/school:"),
         st.Page("pages/data.py", title=_("Data"), icon=":material/folder_open:"),
         st.Page("pages/augment.py", title=_("Augment"), icon=":material/tune:"),
         st.Page("pages/train.py", title=_("Train"), icon=":material/model_training:"),

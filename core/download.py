@@ -58,7 +58,7 @@ def download_cats_vs_dogs(
             the message says what to do instead.
     """
     folder = app_subdir("datasets") / CATS_VS_DOGS_FOLDER
-    cached = _cached_root(folder)
+    cached = cached_cats_vs_dogs()
     if cached:
         return cached
     archive = app_subdir("downloads") / Path(urlparse(url).path).name
@@ -72,6 +72,11 @@ def download_cats_vs_dogs(
     (folder / _MARKER).write_text(json.dumps(record))
     archive.unlink()  # The extracted folder is the cache from now on.
     return root
+
+
+def cached_cats_vs_dogs() -> Path | None:
+    """The downloaded Cats vs Dogs dataset's root, or None when it was never downloaded."""
+    return _cached_root(app_subdir("datasets") / CATS_VS_DOGS_FOLDER)
 
 
 def fetch(

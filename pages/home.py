@@ -24,6 +24,12 @@ with st.container(border=True):
     st.markdown(_("**New here?** Start with the data, then follow the pages from top to bottom."))
     data_page = st.Page(PROJECT_ROOT / "pages" / "data.py", title=_("Data"))  # as the shell has it
     st.page_link(data_page, label=_("Start here: pick a dataset"), icon=":material/arrow_forward:")
+    guide_page = st.Page(PROJECT_ROOT / "pages" / "guide.py", title=_("Guide"))
+    st.page_link(
+        guide_page,
+        label=_("Or follow the blog post step by step in the Guide"),
+        icon=":material/school:",
+    )
 
 st.subheader(_("The blog's numbers, and this lab's"))
 st.caption(

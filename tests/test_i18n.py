@@ -13,9 +13,10 @@ from core.paths import PROJECT_ROOT
 
 # The pages and UI helpers whose strings are all marked (every one, once translated).
 UI_FILES = [
-    PROJECT_ROOT / "streamlit_app.py",
+    PROJECT_ROOT / "pages" / "guide.py",
     PROJECT_ROOT / "pages" / "home.py",
     PROJECT_ROOT / "pages" / "train.py",
+    PROJECT_ROOT / "streamlit_app.py",
 ]
 # Streamlit calls whose text argument a user reads.
 _TEXT_CALLS = {

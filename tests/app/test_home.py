@@ -35,8 +35,9 @@ def test_home_shows_the_labs_own_measured_table_and_a_start_link():
         lab = table[table["method"] == row["method"]].iloc[0]
         assert lab["this lab"] == f"{row['val_accuracy']:.3f}"
         assert lab["95% interval"] == f"{row['ci'][0]:.3f}–{row['ci'][1]:.3f}"
-    (link,) = at.get("page_link")
-    assert link.proto.label.startswith("Start here") and link.proto.page.endswith("data")
+    start, guide = at.get("page_link")
+    assert start.proto.label.startswith("Start here") and start.proto.page.endswith("data")
+    assert "Guide" in guide.proto.label and guide.proto.page.endswith("guide")
 
 
 def test_light_pages_do_not_import_tensorflow():

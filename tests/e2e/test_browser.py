@@ -161,6 +161,24 @@ def test_the_lab_in_a_browser(app_url, app_home, tmp_path):
     print(f"\nscreenshots in {SHOTS}")
 
 
+def _guide_in_both_languages(page, app_url: str) -> None:
+    """The Guide from the navigation, then in Korean from the address (?lang=ko)."""
+    _go(page, "Guide")
+    page.get_by_role("heading", name="What to try next").wait_for()
+    _idle(page)
+    _no_repr(page)
+    _shot(page, "guide")
+    page.goto(f"{app_url}/guide?lang=ko")
+    page.get_by_role("heading", name="가이드").first.wait_for()
+    page.get_by_role("heading", name="다음에 해 볼 것").wait_for()
+    _idle(page)
+    _no_repr(page)
+    _shot(page, "guide_ko")
+    page.goto(f"{app_url}/?lang=en")  # back to English for the rest of the tour
+    page.get_by_role("heading", name="The three methods").wait_for()
+    _idle(page)
+
+
 def _walk_through(page, app_url: str, picture: Path, pets: Path) -> None:
     """Every page in turn, as a user would, with a screenshot of each."""
     _first_request_on_train(page, app_url)
@@ -171,6 +189,7 @@ def _walk_through(page, app_url: str, picture: Path, pets: Path) -> None:
     _idle(page)
     _no_repr(page)
     _shot(page, "home")
+    _guide_in_both_languages(page, app_url)
 
     page.get_by_role("link", name="Start here").click()
     page.get_by_role("heading", name="Data").first.wait_for()
