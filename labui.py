@@ -278,7 +278,7 @@ def health(spec: str, home: str, fingerprint: str):
 def _health(spec: str, home: str, fingerprint: str, language: str):
     from core.health import health_report
 
-    return health_report(dataset(spec))
+    return health_report(_dataset(spec, home, language))  # no spinner inside a cached call
 
 
 def measure_epoch(config, num_classes: int, n_train: int, n_val: int):

@@ -130,6 +130,37 @@ KNOBS = (
     ),
 )
 KNOBS_BY_FIELD = {knob.field: knob for knob in KNOBS}
+# The page's label and help for the choices that are not sliders (as `KNOBS` has them).
+CHOICE_WORDS = {
+    "preset": (
+        N_("Preset"),
+        N_(
+            "'blog: training' is the generator the blog trains with; 'blog: preview' is the "
+            "fuller one it shows first, to look at augmented cats."
+        ),
+    ),
+    "horizontal_flip": (
+        N_("Horizontal flip"),
+        N_(
+            "Mirror left-right, half the time. Fine for cats and dogs: a mirrored cat is "
+            "still a cat. Not for text or digits."
+        ),
+    ),
+    "vertical_flip": (
+        N_("Vertical flip"),
+        N_(
+            "Upside down, half the time. Only for pictures without an up, such as "
+            "microscope slides or satellite views."
+        ),
+    ),
+    "fill_mode": (
+        N_("Fill mode (pixels from outside the picture)"),
+        N_(
+            "How to fill what a rotation or shift uncovers. The blog uses 'nearest' "
+            "(repeat the edge pixel); the Keras layers default to 'reflect'."
+        ),
+    ),
+}
 
 
 @dataclass(frozen=True)

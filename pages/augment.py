@@ -8,8 +8,15 @@ import streamlit as st
 
 import labui
 from core.augment import keras_code, legacy_code, preview, previews_zip
-from core.augment_config import FILL_MODE_WORDS as FILL_WORDS
-from core.augment_config import FILL_MODES, KNOBS, PRESETS, AugmentConfig, preset_name
+from core.augment_config import (
+    CHOICE_WORDS,
+    FILL_MODE_WORDS,
+    FILL_MODES,
+    KNOBS,
+    PRESETS,
+    AugmentConfig,
+    preset_name,
+)
 from core.errors import LabError
 from core.i18n import N_, _
 from core.imaging import UPLOAD_TYPES
@@ -52,17 +59,11 @@ st.caption(
 
 controls, grid = st.columns([1, 2], gap="large")
 with controls:
+    label, tip = CHOICE_WORDS["preset"]
     st.selectbox(
-        _("Preset"),
-        [CUSTOM, *PRESETS],
+        _(label), [CUSTOM, *PRESETS], key="augment_preset", on_change=_on_preset, help=_(tip),
         format_func=_,  # the names are identifiers; each is in the catalog
-        key="augment_preset",
-        on_change=_on_preset,
-        help=_(
-            "'blog: training' is the generator the blog trains with; 'blog: preview' is the "
-            "fuller one it shows first, to look at augmented cats."
-        ),
-    )
+    )  # fmt: skip
     values = {}
     for knob in KNOBS:
         values[knob.field] = st.slider(
@@ -76,32 +77,14 @@ with controls:
             disabled=knob.field == "fill_value"
             and st.session_state["augment_fill_mode"] != "constant",
         )
-    values["horizontal_flip"] = st.checkbox(
-        _("Horizontal flip"),
-        key="augment_horizontal_flip",
-        help=_(
-            "Mirror left-right, half the time. Fine for cats and dogs: a mirrored cat is "
-            "still a cat. Not for text or digits."
-        ),
-    )
-    values["vertical_flip"] = st.checkbox(
-        _("Vertical flip"),
-        key="augment_vertical_flip",
-        help=_(
-            "Upside down, half the time. Only for pictures without an up, such as "
-            "microscope slides or satellite views."
-        ),
-    )
+    for flip in ("horizontal_flip", "vertical_flip"):
+        label, tip = CHOICE_WORDS[flip]
+        values[flip] = st.checkbox(_(label), key=f"augment_{flip}", help=_(tip))
+    label, tip = CHOICE_WORDS["fill_mode"]
     values["fill_mode"] = st.selectbox(
-        _("Fill mode (pixels from outside the picture)"),
-        FILL_MODES,
-        format_func=lambda mode: _(FILL_WORDS[mode]),
-        key="augment_fill_mode",
-        help=_(
-            "How to fill what a rotation or shift uncovers. The blog uses 'nearest' "
-            "(repeat the edge pixel); the Keras layers default to 'reflect'."
-        ),
-    )
+        _(label), FILL_MODES, key="augment_fill_mode", help=_(tip),
+        format_func=lambda mode: _(FILL_MODE_WORDS[mode]),
+    )  # fmt: skip
 config = AugmentConfig(**values)
 
 with grid:
