@@ -171,14 +171,15 @@ def reliability_diagram(frame: pd.DataFrame) -> alt.LayerChart:
 def class_counts(frame: pd.DataFrame) -> alt.Chart:
     """Images per class, one bar per split side by side (`runs_view.class_counts_frame`)."""
     shown = frame.assign(split=frame["split"].map(split_word))  # the splits in words
+    order = list(dict.fromkeys(shown["split"]))  # train first, in either language
     return (
         alt.Chart(shown)
         .mark_bar()
         .encode(
             x=alt.X("images:Q", title=_("images")),
             y=alt.Y("class:N", title=None),
-            color=alt.Color("split:N", title=_("split")),
-            yOffset="split:N",
+            color=alt.Color("split:N", title=_("split"), sort=order),
+            yOffset=alt.YOffset("split:N", sort=order),
             tooltip=[
                 alt.Tooltip("class:N", title=_("class")),
                 alt.Tooltip("split:N", title=_("split")),

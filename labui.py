@@ -189,7 +189,9 @@ def set_active_dataset(spec: str) -> None:
 
 def dataset_label(spec: str) -> str:
     """A dataset's short name for the sidebar and captions: its folder's name."""
-    return runs_view.spec_label(spec)
+    from core.datasets import display_name
+
+    return display_name("demo", True) if spec == DEMO else runs_view.spec_label(spec)
 
 
 def active_augment_json() -> str | None:
