@@ -3,6 +3,7 @@
 import altair as alt
 import pandas as pd
 
+from core.datasets import split_word
 from core.i18n import N_, _
 from core.runs_view import BLOG_REFERENCE
 
@@ -196,18 +197,37 @@ def reliability_diagram(frame: pd.DataFrame) -> alt.LayerChart:
 
 def class_counts(frame: pd.DataFrame) -> alt.Chart:
     """Images per class, one bar per split side by side (`runs_view.class_counts_frame`)."""
+    shown = frame.assign(split=frame["split"].map(split_word))  # the splits in words
+    order = list(dict.fromkeys(shown["split"]))  # train first, in either language
     return (
-        alt.Chart(frame)
+        alt.Chart(shown)
         .mark_bar()
-        .encode(x="images:Q", y=alt.Y("class:N", title=None), color="split:N", yOffset="split:N")
+        .encode(
+            x=alt.X("images:Q", title=_("images")),
+            y=alt.Y("class:N", title=None),
+            color=alt.Color("split:N", title=_("split"), sort=order),
+            yOffset=alt.YOffset("split:N", sort=order),
+            tooltip=[
+                alt.Tooltip("class:N", title=_("class")),
+                alt.Tooltip("split:N", title=_("split")),
+                alt.Tooltip("images:Q", title=_("images")),
+            ],
+        )
     )
 
 
 def longer_sides(frame: pd.DataFrame) -> alt.Chart:
     """Images per bucket of the longer side, small to large (`runs_view.longer_side_frame`)."""
     return (
-        alt.Chart(frame, title="longer side")
+        alt.Chart(frame, title=_("longer side"))
         .mark_bar()
-        .encode(x="images:Q", y=alt.Y("side:N", sort=None, title=None))
+        .encode(
+            x=alt.X("images:Q", title=_("images")),
+            y=alt.Y("side:N", sort=None, title=None),
+            tooltip=[
+                alt.Tooltip("side:N", title=_("longer side")),
+                alt.Tooltip("images:Q", title=_("images")),
+            ],
+        )
         .properties(height=alt.Step(22))
     )

@@ -189,7 +189,9 @@ def set_active_dataset(spec: str) -> None:
 
 def dataset_label(spec: str) -> str:
     """A dataset's short name for the sidebar and captions: its folder's name."""
-    return runs_view.spec_label(spec)
+    from core.datasets import display_name
+
+    return display_name("demo", True) if spec == DEMO else runs_view.spec_label(spec)
 
 
 def active_augment_json() -> str | None:
@@ -221,7 +223,8 @@ def describe_augment(config) -> str:
     settings = config.to_dict()
     on = [f"{k.replace('_', ' ')} {v:g}" for k, v in settings.items() if type(v) is float and v]
     on += [k.replace("_", " ") for k, v in settings.items() if v is True]
-    return preset_name(config) or ", ".join(on) or _("none")
+    preset = preset_name(config)
+    return _(preset) if preset else ", ".join(on) or _("none")
 
 
 @st.cache_resource(show_spinner=False)
@@ -236,8 +239,9 @@ def run_store():
     return _store(str(app_home()))
 
 
-@st.cache_resource(show_spinner="Loading the dataset…")
-def _dataset(spec: str, home: str):
+@st.cache_resource(show_spinner=False)
+def _dataset(spec: str, home: str, language: str):
+    """Listed once per language: its skip reasons are sentences in that language."""
     from core.datasets import resolve_dataset
 
     return resolve_dataset(spec)
@@ -245,7 +249,8 @@ def _dataset(spec: str, home: str):
 
 def dataset(spec: str | None = None):
     """The resolved `Dataset` for a spec (default: the active one); raises `LabError`."""
-    return _dataset(spec or active_dataset(), str(app_home()))
+    with st.spinner(_("Loading the dataset…")):  # shown only when listing takes a while
+        return _dataset(spec or active_dataset(), str(app_home()), i18n.current_language())
 
 
 def dataset_or_stop(spec: str | None = None):
@@ -255,7 +260,7 @@ def dataset_or_stop(spec: str | None = None):
     except LabError as exc:
         show_error(exc)
     except Exception as exc:  # noqa: BLE001 - shown as one line, logged in full
-        show_unexpected(f"Opening the dataset {spec}", exc)
+        show_unexpected(_("Opening the dataset {name}").format(name=spec), exc)
     st.stop()
 
 
@@ -264,12 +269,18 @@ def forget_dataset(spec: str | None = None) -> None:
     _dataset.clear()
 
 
-@st.cache_data(show_spinner="Checking the dataset…", max_entries=8)
 def health(spec: str, home: str, fingerprint: str):
-    """The `HealthReport` of a dataset, cached by content fingerprint."""
+    """The `HealthReport` of a dataset, cached by content fingerprint (and language: its
+    problems are sentences)."""
+    with st.spinner(_("Checking the dataset…")):
+        return _health(spec, home, fingerprint, i18n.current_language())
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _health(spec: str, home: str, fingerprint: str, language: str):
     from core.health import health_report
 
-    return health_report(dataset(spec))
+    return health_report(_dataset(spec, home, language))  # no spinner inside a cached call
 
 
 def measure_epoch(config, num_classes: int, n_train: int, n_val: int):
@@ -320,17 +331,18 @@ def picture(source):
 
 
 # Core messages name the CLI's flags; on a page, the control that does the same.
+# (Translated messages keep the flag as it is: the last entry catches them.)
 _PAGE_WORDS = {
-    "train without pretrained weights (--no-pretrained)": "tick 'Use random weights instead'",
-    "train with --no-pretrained": "tick 'Use random weights instead'",
-    "--no-pretrained": "'Use random weights instead'",
+    "train without pretrained weights (--no-pretrained)": N_("tick 'Use random weights instead'"),
+    "train with --no-pretrained": N_("tick 'Use random weights instead'"),
+    "--no-pretrained": N_("'Use random weights instead'"),
 }
 
 
 def page_words(message: str) -> str:
     """A core message worded for the page: the tick box, not the command-line flag."""
     for cli, page in _PAGE_WORDS.items():
-        message = message.replace(cli, page)
+        message = message.replace(cli, _(page))
     return message
 
 
@@ -343,11 +355,9 @@ def show_unexpected(action: str, exc: Exception) -> None:
     """One line for an error core did not foresee; the traceback goes to the server log."""
     _log.error("%s failed", action, exc_info=exc)
     detail = (str(exc).strip().splitlines() or [""])[0][:200]
-    st.error(
-        f"{action} failed unexpectedly ({type(exc).__name__}{': ' + detail if detail else ''}); "
-        "the details are in the server's log.",
-        icon="⚠️",
-    )
+    what = f"{type(exc).__name__}{': ' + detail if detail else ''}"
+    message = _("{action} failed unexpectedly ({error}); the details are in the server's log.")
+    st.error(message.format(action=action, error=what), icon="⚠️")
 
 
 @contextlib.contextmanager
@@ -426,7 +436,7 @@ def image_grid(items: list[tuple], columns: int = 6) -> None:
         row = items[start : start + columns]
         for col, (image, caption) in zip(st.columns(columns), row, strict=False):
             if image is None:
-                col.caption(f"cannot be shown: {caption}")
+                col.caption(_("cannot be shown: {name}").format(name=caption))
             else:
                 col.image(image, caption=caption)
 
@@ -472,41 +482,44 @@ def build_dataset_form() -> str | None:
     from core.imaging import UPLOAD_TYPES
 
     for name, reason in st.session_state.pop(BUILD_SKIPPED, []):
-        st.warning(f"Skipped {name}: {reason}")
+        st.warning(_("Skipped {name}: {reason}").format(name=name, reason=reason))
     st.caption(
-        f"Name each class and drop its pictures in (at least {MIN_PER_CLASS} each, more is "
-        "better); a fifth of every class is set aside at random for validation."
+        _(
+            "Name each class and drop its pictures in (at least {n} each, more is "
+            "better); a fifth of every class is set aside at random for validation."
+        ).format(n=MIN_PER_CLASS)
     )
-    n_classes = st.number_input("Classes", 2, 12, 2, key="data_build_n")
-    camera = st.toggle("Add webcam pictures", False, key="data_build_camera")
+    n_classes = st.number_input(_("Classes"), 2, 12, 2, key="data_build_n")
+    camera = st.toggle(_("Add webcam pictures"), False, key="data_build_camera")
     columns = st.columns(min(int(n_classes), 3))
     names, pictures = [], {}
     for index in range(int(n_classes)):
         with columns[index % len(columns)].container(border=True):
             name = st.text_input(
-                "Class name", f"class {index + 1}", key=f"data_build_class_{index}"
+                _("Class name"), f"class {index + 1}", key=f"data_build_class_{index}"
             )
             files = st.file_uploader(
-                "Pictures", type=UPLOAD_TYPES,
+                _("Pictures"), type=UPLOAD_TYPES,
                 accept_multiple_files=True, key=f"data_build_files_{index}",
             )  # fmt: skip
             if camera:
                 st.camera_input(
-                    "Webcam", key=f"data_build_cam_{index}", on_change=_keep_shot, args=(index,)
+                    _("Webcam"), key=f"data_build_cam_{index}", on_change=_keep_shot, args=(index,)
                 )
             items = list(files or []) + st.session_state.get(BUILD_SHOTS, {}).get(index, [])
-            st.caption(f"**{len(items)}** picture{'s' * (len(items) != 1)}")
+            count = ngettext("**{n}** picture", "**{n}** pictures", len(items))
+            st.caption(count.format(n=len(items)))
             names.append(name.strip())
             pictures[name.strip()] = items
-    dataset_name = st.text_input("Dataset name", "my_pictures", key="data_build_name")
-    replace = st.checkbox("Replace a dataset of that name", key="data_build_replace")
-    if not st.button("Create", key="data_build_create", type="primary"):
+    dataset_name = st.text_input(_("Dataset name"), "my_pictures", key="data_build_name")
+    replace = st.checkbox(_("Replace a dataset of that name"), key="data_build_replace")
+    if not st.button(_("Create"), key="data_build_create", type="primary"):
         return None
     if len(pictures) < len(names):
-        st.error("Two classes have the same name; give each class its own name.")
+        st.error(_("Two classes have the same name; give each class its own name."))
         return None
     try:
-        with st.spinner("Checking and writing the pictures…"):
+        with st.spinner(_("Checking and writing the pictures…")):
             built = build_dataset(dataset_name, pictures, replace=replace)
     except LabError as exc:
         show_error(exc)

@@ -24,7 +24,17 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
+from core.i18n import N_
+
 FILL_MODES = ("nearest", "reflect", "wrap", "constant")
+# The fill modes as the page shows them: Keras's identifiers, which the Korean catalog
+# follows with what each does (the values stay the identifiers).
+FILL_MODE_WORDS = {
+    "nearest": N_("nearest"),
+    "reflect": N_("reflect"),
+    "wrap": N_("wrap"),
+    "constant": N_("constant"),
+}
 
 # Blog-era shear: 0.2 radians, expressed in degrees (one decimal).
 BLOG_SHEAR_DEGREES = 11.5
@@ -47,73 +57,110 @@ class Knob:
 KNOBS = (
     Knob(
         "rotation_degrees",
-        "Rotation (± degrees)",
+        N_("Rotation (± degrees)"),
         0.0,
         180.0,
         1.0,
-        "A random rotation up to this many degrees either way (the blog uses 40).",
+        N_("A random rotation up to this many degrees either way (the blog uses 40)."),
     ),
     Knob(
         "width_shift",
-        "Width shift (± fraction of width)",
+        N_("Width shift (± fraction of width)"),
         0.0,
         1.0,
         0.05,
-        "Shift the picture sideways by up to this fraction of its width (the blog: 0.2).",
+        N_("Shift the picture sideways by up to this fraction of its width (the blog: 0.2)."),
     ),
     Knob(
         "height_shift",
-        "Height shift (± fraction of height)",
+        N_("Height shift (± fraction of height)"),
         0.0,
         1.0,
         0.05,
-        "Shift the picture up or down by up to this fraction of its height (the blog: 0.2).",
+        N_("Shift the picture up or down by up to this fraction of its height (the blog: 0.2)."),
     ),
     Knob(
         "shear_degrees",
-        "Shear (± degrees)",
+        N_("Shear (± degrees)"),
         0.0,
         45.0,
         0.5,
-        "A random shearing angle. The blog's shear_range=0.2 meant radians in 2016 "
-        "Keras (≈11.5°); today's ImageDataGenerator reads degrees, so 0.2 would do nothing.",
+        N_(
+            "A random shearing angle. The blog's shear_range=0.2 meant radians in 2016 "
+            "Keras (≈11.5°); today's ImageDataGenerator reads degrees, so 0.2 would do nothing."
+        ),
     ),
     Knob(
         "zoom",
-        "Zoom (± fraction, scale 1-z…1+z)",
+        N_("Zoom (± fraction, scale 1-z…1+z)"),
         0.0,
         0.9,
         0.05,
-        "Randomly zoom inside pictures: 0.2 draws a scale in [0.8, 1.2] per axis, "
-        "as ImageDataGenerator's zoom_range (above 1 shows more of the scene).",
+        N_(
+            "Randomly zoom inside pictures: 0.2 draws a scale in [0.8, 1.2] per axis, "
+            "as ImageDataGenerator's zoom_range (above 1 shows more of the scene)."
+        ),
     ),
     Knob(
         "brightness",
-        "Brightness (± fraction of 0-255)",
+        N_("Brightness (± fraction of 0-255)"),
         0.0,
         1.0,
         0.05,
-        "Add or remove up to this fraction of full brightness (not in the blog).",
+        N_("Add or remove up to this fraction of full brightness (not in the blog)."),
     ),
     Knob(
         "contrast",
-        "Contrast (± fraction)",
+        N_("Contrast (± fraction)"),
         0.0,
         1.0,
         0.05,
-        "Scale the contrast by a factor in [1-c, 1+c] (not in the blog).",
+        N_("Scale the contrast by a factor in [1-c, 1+c] (not in the blog)."),
     ),
     Knob(
         "fill_value",
-        "Fill value (0-255, constant mode)",
+        N_("Fill value (0-255, constant mode)"),
         0.0,
         255.0,
         1.0,
-        "The grey level used for pixels that come from outside the picture "
-        "when the fill mode is 'constant'.",
+        N_(
+            "The grey level used for pixels that come from outside the picture "
+            "when the fill mode is 'constant'."
+        ),
     ),
 )
 KNOBS_BY_FIELD = {knob.field: knob for knob in KNOBS}
+# The page's label and help for the choices that are not sliders (as `KNOBS` has them).
+CHOICE_WORDS = {
+    "preset": (
+        N_("Preset"),
+        N_(
+            "'blog: training' is the generator the blog trains with; 'blog: preview' is the "
+            "fuller one it shows first, to look at augmented cats."
+        ),
+    ),
+    "horizontal_flip": (
+        N_("Horizontal flip"),
+        N_(
+            "Mirror left-right, half the time. Fine for cats and dogs: a mirrored cat is "
+            "still a cat. Not for text or digits."
+        ),
+    ),
+    "vertical_flip": (
+        N_("Vertical flip"),
+        N_(
+            "Upside down, half the time. Only for pictures without an up, such as "
+            "microscope slides or satellite views."
+        ),
+    ),
+    "fill_mode": (
+        N_("Fill mode (pixels from outside the picture)"),
+        N_(
+            "How to fill what a rotation or shift uncovers. The blog uses 'nearest' "
+            "(repeat the edge pixel); the Keras layers default to 'reflect'."
+        ),
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -224,14 +271,15 @@ class AugmentConfig:
         return cls.from_dict(data)
 
 
+# Preset names are identifiers (stored, typed in the CLI), translated where shown.
 PRESETS: dict[str, AugmentConfig] = {
-    "none": AugmentConfig(),
+    N_("none"): AugmentConfig(),
     # The blog's training generator: shear_range=0.2, zoom_range=0.2, horizontal_flip.
-    "blog: training": AugmentConfig(
+    N_("blog: training"): AugmentConfig(
         shear_degrees=BLOG_SHEAR_DEGREES, zoom=0.2, horizontal_flip=True
     ),
     # The generator the blog shows first, to look at augmented cats.
-    "blog: preview": AugmentConfig(
+    N_("blog: preview"): AugmentConfig(
         rotation_degrees=40.0,
         width_shift=0.2,
         height_shift=0.2,
@@ -239,7 +287,7 @@ PRESETS: dict[str, AugmentConfig] = {
         zoom=0.2,
         horizontal_flip=True,
     ),
-    "strong": AugmentConfig(
+    N_("strong"): AugmentConfig(
         rotation_degrees=60.0,
         width_shift=0.25,
         height_shift=0.25,

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import DatasetError, ImageError
+from core.i18n import _
 from core.imaging import IMAGE_EXTENSIONS, open_rgb
 from core.paths import app_subdir
 
@@ -73,25 +74,23 @@ def build_dataset(
     folder_name = _safe_name(name, "dataset")
     classes = {_safe_name(c, "class"): items for c, items in pictures.items()}
     if len(classes) != len(pictures):
-        raise DatasetError("Two classes have the same name once cleaned; name them apart.")
+        raise DatasetError(_("Two classes have the same name once cleaned; name them apart."))
     if len(classes) < 2:
-        raise DatasetError("A dataset needs at least 2 classes; add another class.")
+        raise DatasetError(_("A dataset needs at least 2 classes; add another class."))
     if not 0 < val_fraction < 1:
-        raise DatasetError(f"The validation share must be between 0 and 1, not {val_fraction}.")
+        message = _("The validation share must be between 0 and 1, not {value}.")
+        raise DatasetError(message.format(value=val_fraction))
     datasets = app_subdir("datasets")
     dest = datasets / folder_name
     if dest.exists() and not replace:
-        raise DatasetError(
-            f"A dataset named '{folder_name}' already exists; choose another name or replace it."
-        )
+        message = _("A dataset named '{name}' already exists; choose another name or replace it.")
+        raise DatasetError(message.format(name=folder_name))
     skipped: list[tuple[str, str]] = []
     checked = {c: _usable(items, skipped) for c, items in classes.items()}
     too_few = [f"'{c}' ({len(v)})" for c, v in checked.items() if len(v) < MIN_PER_CLASS]
     if too_few:
-        raise DatasetError(
-            f"Each class needs at least {MIN_PER_CLASS} usable pictures; "
-            f"too few in {', '.join(too_few)}."
-        )
+        message = _("Each class needs at least {n} usable pictures; too few in {classes}.")
+        raise DatasetError(message.format(n=MIN_PER_CLASS, classes=", ".join(too_few)))
     tmp = Path(tempfile.mkdtemp(prefix=f".build-{folder_name}-", dir=datasets))
     try:
         counts = _write_splits(tmp, checked, val_fraction, seed)
@@ -166,5 +165,9 @@ def _file_name(label: str, data: bytes, number: int, taken: set) -> str:
 def _safe_name(name: str, what: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9._ -]+", "_", str(name)).strip("._- ")
     if not cleaned:
-        raise DatasetError(f"'{name}' is not a usable {what} name; use letters or digits.")
+        if what == "class":
+            message = _("'{name}' is not a usable class name; use letters or digits.")
+        else:
+            message = _("'{name}' is not a usable dataset name; use letters or digits.")
+        raise DatasetError(message.format(name=name))
     return cleaned[:80]

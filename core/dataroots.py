@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from core.errors import DatasetError
+from core.i18n import _
 from core.paths import app_subdir
 
 ALLOWED_DIRS_ENV = "LDL_ALLOWED_DIRS"
@@ -43,11 +44,13 @@ def check_allowed(path: str | os.PathLike) -> Path:
     folder = Path(path).expanduser().resolve()
     if not any(folder == root or root in folder.parents for root in allowed_roots()):
         raise DatasetError(
-            f"{folder} is outside the folders this app may open; "
-            f"add its parent to {ALLOWED_DIRS_ENV} to allow it."
+            _(
+                "{folder} is outside the folders this app may open; "
+                "add its parent to {variable} to allow it."
+            ).format(folder=folder, variable=ALLOWED_DIRS_ENV)
         )
     if not folder.is_dir():
-        raise DatasetError(f"{folder} is not a folder.")
+        raise DatasetError(_("{folder} is not a folder.").format(folder=folder))
     return folder
 
 
@@ -55,7 +58,9 @@ def refuse_nul(path: str | os.PathLike) -> None:
     """Raises a one-sentence `DatasetError` for a path holding a NUL byte (which no OS accepts)."""
     if "\0" in str(path):
         raise DatasetError(
-            f"The path {str(path)!r} contains a NUL character, which no file name can hold."
+            _("The path {path} contains a NUL character, which no file name can hold.").format(
+                path=repr(str(path))
+            )
         )
 
 

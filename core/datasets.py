@@ -24,16 +24,19 @@ import numpy as np
 
 from core.dataroots import allowed_roots, refuse_nul
 from core.errors import DatasetError
+from core.i18n import N_, _
 from core.imaging import is_image_name
 
 SPLITS = ("train", "validation", "test")
+# Each split in words, for messages (the identifiers above stay English).
+SPLIT_WORDS = {"train": N_("train"), "validation": N_("validation"), "test": N_("test")}
 _SPLIT_ALIASES = {"train": "train", "validation": "validation", "val": "validation"}
 _SPLIT_ALIASES.update({"valid": "validation", "test": "test"})
 # Operating-system clutter that is never data and never worth reporting.
 _JUNK_NAMES = {"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini"}
 # Reasons recorded in `Dataset.skipped` that the health report counts apart.
-OUTSIDE_REASON = "outside the folders this app may open"
-HIDDEN_REASON = "a hidden file (such as a macOS '._' resource fork), ignored"
+OUTSIDE_REASON = N_("outside the folders this app may open")
+HIDDEN_REASON = N_("a hidden file (such as a macOS '._' resource fork), ignored")
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,20 @@ class Sample:
 
 
 def display_name(name: str, synthetic: bool) -> str:
-    """A dataset's name for users: generated data is marked "(synthetic)", once."""
-    return f"{name} (synthetic)" if synthetic and "synthetic" not in name else name
+    """A dataset's name for users: generated data is marked "(synthetic)", once.
+
+    A synthetic set's name is translated (the demo's is in the catalog); a folder's is not.
+    """
+    if not synthetic:
+        return name
+    if "synthetic" in name:
+        return _(name)
+    return _("{name} (synthetic)").format(name=name)
+
+
+def split_word(split: str) -> str:
+    """A split's name ("train", "validation", "test") in the session's language."""
+    return _(SPLIT_WORDS[split]) if split in SPLIT_WORDS else split
 
 
 @dataclass
@@ -141,7 +156,7 @@ def load_dataset(path: str | os.PathLike, val_fraction: float = 0.2, seed: int =
     refuse_nul(path)
     folder = Path(path).expanduser()
     if not folder.is_dir():
-        raise DatasetError(f"{folder} is not a folder.")
+        raise DatasetError(_("{folder} is not a folder.").format(folder=folder))
     root = _find_root(folder.resolve())
     skipped: list[tuple[str, str]] = []
     lister = _Lister(skipped, [folder.resolve(), *allowed_roots()])
@@ -185,8 +200,10 @@ def fold_dataset(dataset: Dataset, folds: int, fold: int, seed: int) -> Dataset:
     for name, paths in pooled.items():
         if len(paths) < folds:
             raise DatasetError(
-                f"Class '{name}' in {dataset.root} has {len(paths)} images, fewer than the "
-                f"{folds} folds; use fewer folds."
+                _(
+                    "Class '{name}' in {root} has {n} images, fewer than the {folds} folds; "
+                    "use fewer folds."
+                ).format(name=name, root=dataset.root, n=len(paths), folds=folds)
             )
         folds_of = fold_assignment(len(paths), folds, rng, start=dealt)
         dealt += len(paths)
@@ -268,7 +285,7 @@ class _Lister:
             return classes
         for entry in _visible(folder):
             if not entry.is_dir():
-                self.skipped.append((str(entry), "not inside a class folder, ignored"))
+                self.skipped.append((str(entry), _("not inside a class folder, ignored")))
                 continue
             if not self._inside(entry):
                 continue
@@ -276,7 +293,8 @@ class _Lister:
             if images:
                 classes[entry.name] = images
             else:
-                self.skipped.append((str(entry), "empty class folder (no image files), ignored"))
+                reason = _("empty class folder (no image files), ignored")
+                self.skipped.append((str(entry), reason))
         return classes
 
     def _images(self, folder: Path) -> list[str]:
@@ -286,7 +304,7 @@ class _Lister:
             subfolders = sorted(d for d in dirnames if d not in _JUNK_NAMES and d[0] != ".")
             linked = [d for d in subfolders if os.path.islink(os.path.join(dirpath, d))]
             for name in linked:
-                reason = "a linked folder inside a class folder, not followed"
+                reason = _("a linked folder inside a class folder, not followed")
                 self.skipped.append((os.path.join(dirpath, name), reason))
             dirnames[:] = [d for d in subfolders if d not in linked]
             for filename in sorted(filenames):
@@ -294,12 +312,11 @@ class _Lister:
                 if filename in _JUNK_NAMES:
                     continue
                 if filename.startswith("."):
-                    self.skipped.append((path, HIDDEN_REASON))
+                    self.skipped.append((path, _(HIDDEN_REASON)))
                 elif not is_image_name(filename):
-                    ext = Path(filename).suffix or "no extension"
-                    self.skipped.append(
-                        (path, f"not an image file by its extension ({ext}), ignored")
-                    )
+                    ext = Path(filename).suffix or _("no extension")
+                    reason = _("not an image file by its extension ({ext}), ignored")
+                    self.skipped.append((path, reason.format(ext=ext)))
                 elif not os.path.islink(path) or self._inside(Path(path)):
                     images.append(path)
         return sorted(images)
@@ -309,14 +326,15 @@ class _Lister:
         real = path.resolve()
         if any(real == root or root in real.parents for root in self.allowed):
             return True
-        self.skipped.append((str(path), f"leads to {real}, {OUTSIDE_REASON}; skipped"))
+        reason = _("leads to {target}, {outside}; skipped")  # `outside`: OUTSIDE_REASON
+        self.skipped.append((str(path), reason.format(target=real, outside=_(OUTSIDE_REASON))))
         return False
 
 
 def _skip_loose_files(root: Path, split_dirs: set[Path], skipped: list) -> None:
     for entry in _visible(root):
         if entry not in split_dirs:
-            skipped.append((str(entry), "not a train/validation/test folder, ignored"))
+            skipped.append((str(entry), _("not a train/validation/test folder, ignored")))
 
 
 def _split(classes: dict[str, list[str]], val_fraction: float, seed: int, root: Path):
@@ -324,8 +342,10 @@ def _split(classes: dict[str, list[str]], val_fraction: float, seed: int, root: 
     train, validation = _stratified_split(classes, val_fraction, seed)
     if len(classes) > 1 and not any(validation.values()):
         raise DatasetError(
-            f"Every class in {root} has only one image; each class needs at least two, "
-            "one to train on and one to validate with."
+            _(
+                "Every class in {root} has only one image; each class needs at least two, "
+                "one to train on and one to validate with."
+            ).format(root=root)
         )
     return train, validation
 
@@ -346,14 +366,18 @@ def _stratified_split(classes: dict[str, list[str]], val_fraction: float, seed: 
 def _assemble(root: Path, files: dict[str, dict[str, list[str]]], skipped) -> Dataset:
     class_names = sorted(set().union(*(classes.keys() for classes in files.values())))
     if not class_names:
-        raise DatasetError(f"{root} holds no class folders with images.")
+        raise DatasetError(_("{root} holds no class folders with images.").format(root=root))
     if len(class_names) == 1:
         raise DatasetError(
-            f"{root} holds only one class ('{class_names[0]}'); a classifier needs at least two."
+            _("{root} holds only one class ('{name}'); a classifier needs at least two.").format(
+                root=root, name=class_names[0]
+            )
         )
     for name in class_names:
         if not files["train"].get(name):
-            raise DatasetError(f"Class '{name}' in {root} has no training images.")
+            raise DatasetError(
+                _("Class '{name}' in {root} has no training images.").format(name=name, root=root)
+            )
     splits = {}
     for split in SPLITS:
         if split not in files:
@@ -364,7 +388,11 @@ def _assemble(root: Path, files: dict[str, dict[str, list[str]]], skipped) -> Da
             for path in files[split].get(name, [])
         ]
         if not samples:
-            raise DatasetError(f"The {split} split of {root} holds no images.")
+            raise DatasetError(
+                _("The {split} split of {root} holds no images.").format(
+                    split=split_word(split), root=root
+                )
+            )
         splits[split] = samples
     return Dataset(root.name, root, class_names, splits, skipped=skipped)
 

@@ -18,10 +18,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from core.datasets import Dataset, load_dataset
+from core.i18n import N_
 from core.paths import app_home, app_subdir
 from core.tempdirs import OWNER_FILE, file_lock, owned_tempdir
 
-DEMO_NAME = "Demo shapes (synthetic)"
+DEMO_NAME = N_("Demo shapes (synthetic)")  # translated where shown (`display_name`)
 DEMO_CLASSES = ("circles", "triangles")
 DEMO_COUNTS = {"train": 200, "validation": 60}  # Images per class.
 IMAGE_SIZE = 128

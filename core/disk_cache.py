@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import DatasetError
+from core.i18n import _
 from core.paths import app_subdir
 
 # Without LDL_MEMORY_BUDGET_MB, a split stays in memory while its decoded size is at most
@@ -53,8 +54,9 @@ def memory_budget_bytes() -> int:
         try:
             return max(0, int(float(setting) * 2**20))
         except ValueError as exc:
+            message = _("{variable} must be a number of megabytes. Received: {value}")
             raise DatasetError(
-                f"LDL_MEMORY_BUDGET_MB must be a number of megabytes. Received: {setting!r}"
+                message.format(variable="LDL_MEMORY_BUDGET_MB", value=repr(setting))
             ) from exc
     return int(MEMORY_FRACTION * available_memory_bytes())
 
@@ -81,8 +83,9 @@ def disk_budget_bytes() -> int:
         try:
             return max(0, int(float(setting) * 2**20))
         except ValueError as exc:
+            message = _("{variable} must be a number of megabytes. Received: {value}")
             raise DatasetError(
-                f"LDL_DISK_CACHE_MB must be a number of megabytes. Received: {setting!r}"
+                message.format(variable="LDL_DISK_CACHE_MB", value=repr(setting))
             ) from exc
     folder = cache_dir()
     room = shutil.disk_usage(folder).free + _entries_bytes(folder)
@@ -150,10 +153,15 @@ def create(key: tuple, shape: tuple) -> tuple[Path, np.memmap]:
     prune(keep_free=needed)
     free = shutil.disk_usage(folder).free
     if needed * 1.05 + 2**26 > free:
+        message = _(
+            "Not enough disk space in {folder} to cache the decoded images: they need "
+            "{needed} MB and {free} MB are free. Free some space, lower the image size or "
+            "raise LDL_MEMORY_BUDGET_MB."
+        )
         raise DatasetError(
-            f"Not enough disk space in {folder} to cache the decoded images: they need "
-            f"{needed / 2**20:.0f} MB and {free / 2**20:.0f} MB are free. Free some space, "
-            f"lower the image size or raise LDL_MEMORY_BUDGET_MB."
+            message.format(
+                folder=folder, needed=f"{needed / 2**20:.0f}", free=f"{free / 2**20:.0f}"
+            )
         )
     path = folder / f"{entry_name(key)}.{os.getpid()}{_TMP_MARK}.npy"
     from numpy.lib.format import open_memmap
@@ -185,7 +193,8 @@ def commit(key: tuple, tmp_path: Path, images: np.memmap, keep: np.ndarray, meta
     os.replace(meta_tmp, folder / f"{name}.json")  # last: the entry is now complete
     entry = load(key)
     if entry is None:
-        raise DatasetError(f"The decoded cache entry {folder / name}.npy could not be read back.")
+        message = _("The decoded cache entry {file} could not be read back.")
+        raise DatasetError(message.format(file=f"{folder / name}.npy"))
     return entry
 
 

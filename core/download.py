@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from core.errors import DownloadError, ZipImportError
+from core.i18n import _
 from core.paths import app_subdir
 from core.zipimport import import_zip
 
@@ -29,7 +30,6 @@ CATS_VS_DOGS_SIZE = 68_606_236
 CATS_VS_DOGS_SHA256 = None
 CATS_VS_DOGS_FOLDER = "cats_and_dogs_filtered"
 
-_INSTEAD = "point the app at a folder of images or import a zip of them instead"
 _MARKER = ".download.json"  # Hidden: the dataset listing ignores it.
 
 Progress = Callable[[int, int], None]
@@ -67,7 +67,11 @@ def download_cats_vs_dogs(
         root = import_zip(archive, name=CATS_VS_DOGS_FOLDER, overwrite=True)
     except ZipImportError as exc:
         archive.unlink(missing_ok=True)
-        raise DownloadError(f"The downloaded archive cannot be used ({exc}); {_INSTEAD}.") from exc
+        message = _(
+            "The downloaded archive cannot be used ({reason}); point the app at a folder of "
+            "images or import a zip of them instead."
+        )
+        raise DownloadError(message.format(reason=exc)) from exc
     record = {"url": url, "sha256": _sha256(archive), "root": str(root.relative_to(folder))}
     (folder / _MARKER).write_text(json.dumps(record))
     archive.unlink()  # The extracted folder is the cache from now on.
@@ -117,9 +121,11 @@ def fetch(
         _stream(url, part, size, progress, timeout)
         problem = _problem(part, sha256, size)
         if problem:
-            raise DownloadError(
-                f"The download of {url} is corrupt ({problem}); try again, or {_INSTEAD}."
+            message = _(
+                "The download of {url} is corrupt ({problem}); try again, or point the app at "
+                "a folder of images or import a zip of them instead."
             )
+            raise DownloadError(message.format(url=url, problem=problem))
         os.replace(part, dest)
     finally:
         part.unlink(missing_ok=True)
@@ -138,22 +144,32 @@ def _stream(url: str, part: Path, size: int | None, progress: Progress | None, t
                 if progress:
                     progress(done, total)
     except urllib.error.HTTPError as exc:
+        message = _(
+            "{host} answered HTTP {code} ({reason}) for {url}; point the app at a folder of "
+            "images or import a zip of them instead."
+        )
         raise DownloadError(
-            f"{host} answered HTTP {exc.code} ({exc.reason}) for {url}; {_INSTEAD}."
+            message.format(host=host, code=exc.code, reason=exc.reason, url=url)
         ) from exc
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        raise DownloadError(
-            f"Could not download {url} ({reason}): you may be offline, so {_INSTEAD}."
-        ) from exc
+        message = _(
+            "Could not download {url} ({reason}): you may be offline, so point the app at a "
+            "folder of images or import a zip of them instead."
+        )
+        raise DownloadError(message.format(url=url, reason=reason)) from exc
 
 
 def _problem(path: Path, sha256: str | None, size: int | None) -> str | None:
     actual = path.stat().st_size
     if size is not None and actual != size:
-        return f"{actual:,} bytes instead of {size:,}"
+        return _("{actual} bytes instead of {expected}").format(
+            actual=f"{actual:,}", expected=f"{size:,}"
+        )
     if sha256 and _sha256(path) != sha256.lower():
-        return f"SHA-256 checksum {_sha256(path)[:12]}… instead of {sha256[:12]}…"
+        return _("SHA-256 checksum {actual}… instead of {expected}…").format(
+            actual=_sha256(path)[:12], expected=sha256[:12]
+        )
     return None
 
 

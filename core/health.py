@@ -23,8 +23,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from PIL import Image
 
-from core.datasets import OUTSIDE_REASON, Dataset, display_name
+from core.datasets import OUTSIDE_REASON, Dataset, display_name, split_word
 from core.errors import ImageError
+from core.i18n import _
 from core.imaging import open_rgb
 
 # Near-duplicates: at most this many dHash bits differ, and the grey and colour
@@ -50,7 +51,9 @@ class SideStats:
 
     def text(self, unit: str = "") -> str:
         """ "40–640 (median 320)"; with `unit=" px"`, "40–640 px (median 320)"."""
-        return f"{self.min}–{self.max}{unit} (median {self.median})"
+        return _("{low}–{high}{unit} (median {median})").format(
+            low=self.min, high=self.max, unit=unit, median=self.median
+        )
 
 
 @dataclass
@@ -138,29 +141,46 @@ class HealthReport:
 
     def to_text(self) -> str:
         """A human-readable summary, as the CLI prints it."""
-        lines = [f"Dataset {self.display_name}: {self.root}"]
-        lines.append(f"{len(self.class_names)} classes: {', '.join(self.class_names)}")
+        lines = [_("Dataset {name}: {root}").format(name=self.display_name, root=self.root)]
+        lines.append(
+            _("{n} classes: {names}").format(
+                n=len(self.class_names), names=", ".join(self.class_names)
+            )
+        )
         for split, per_class in self.counts.items():
             detail = ", ".join(f"{c} {n}" for c, n in per_class.items())
-            lines.append(f"  {split:<10} {self.totals()[split]:>6} images ({detail})")
-        lines.append("Formats: " + _tally(self.formats) + "; modes: " + _tally(self.modes))
+            images = _("{n} images ({detail})").format(
+                n=f"{self.totals()[split]:>6}", detail=detail
+            )
+            lines.append(f"  {split_word(split):<10} {images}")
+        lines.append(
+            _("Formats: {formats}; modes: {modes}").format(
+                formats=_tally(self.formats), modes=_tally(self.modes)
+            )
+        )
         if self.sizes:
             lines.append(
-                f"Sizes: width {self.sizes.width.text()}, height {self.sizes.height.text()}; "
-                "longer side: " + _tally(self.sizes.longer_side)
+                _("Sizes: width {width}, height {height}; longer side: {sides}").format(
+                    width=self.sizes.width.text(),
+                    height=self.sizes.height.text(),
+                    sides=_tally(self.sizes.longer_side),
+                )
             )
-        lines += _listing("Files that cannot be decoded", [r for _, r in self.undecodable])
-        lines += _listing("Ignored", [f"{path}: {reason}" for path, reason in self.ignored])
+        undecodable = [r for _path, r in self.undecodable]
+        lines += _listing(_("Files that cannot be decoded ({n}):"), undecodable)
+        ignored = [f"{path}: {reason}" for path, reason in self.ignored]
+        lines += _listing(_("Ignored ({n}):"), ignored)
         for group in self.duplicates[:10]:
-            lines.append("Identical files: " + ", ".join(group))
+            lines.append(_("Identical files: {files}").format(files=", ".join(group)))
         for leak in self.leaks[:10]:
             lines.append(
-                f"Near-duplicate across train/{leak.split} ({leak.distance} bits): "
-                f"{leak.train} ~ {leak.other}"
+                _("Near-duplicate across train/{split} ({bits} bits): {train} ~ {other}").format(
+                    split=leak.split, bits=leak.distance, train=leak.train, other=leak.other
+                )
             )
-        lines.append("Problems:" if self.problems else "No problems found.")
+        lines.append(_("Problems:") if self.problems else _("No problems found."))
         lines += [f"  - {p}" for p in self.problems]
-        lines.append("Usable for training." if self.usable else "NOT usable for training.")
+        lines.append(_("Usable for training.") if self.usable else _("NOT usable for training."))
         return "\n".join(lines)
 
 
@@ -365,67 +385,100 @@ def _judge(report: HealthReport) -> tuple[list[str], list[str]]:
     blocking, warnings = [], []
     for split, total in report.totals().items():
         if total == 0:
-            blocking.append(f"The {split} split has no image that decodes.")
+            blocking.append(
+                _("The {split} split has no image that decodes.").format(split=split_word(split))
+            )
     train = report.counts.get("train", {})
     for name, n in train.items():
         if n == 0:
-            blocking.append(f"Class '{name}' has no training image that decodes.")
+            blocking.append(
+                _("Class '{name}' has no training image that decodes.").format(name=name)
+            )
     for split, per_class in report.counts.items():
         missing = [name for name, n in per_class.items() if n == 0]
         if split != "train" and missing and report.totals()[split]:
             names = ", ".join(f"'{m}'" for m in missing)
-            warnings.append(f"The {split} split has no images of {names}.")
+            warnings.append(
+                _("The {split} split has no images of {names}.").format(
+                    split=split_word(split), names=names
+                )
+            )
     ratio = report.imbalance.get("train", 1.0)
     if ratio >= IMBALANCE_RATIO:
         big = max(train, key=train.get)
         small = min((n for n in train.values() if n > 0), default=0)
         small_name = next(name for name, n in train.items() if n == small)
         warnings.append(
-            f"The training classes are imbalanced: '{big}' has {ratio:.1f}× as many images "
-            f"as '{small_name}'."
+            _(
+                "The training classes are imbalanced: '{big}' has {ratio}× as many images "
+                "as '{small}'."
+            ).format(big=big, ratio=f"{ratio:.1f}", small=small_name)
         )
     if report.undecodable:
-        warnings.append(f"{len(report.undecodable)} file(s) cannot be decoded and will be skipped.")
-    outside = [path for path, reason in report.ignored if OUTSIDE_REASON in reason]
+        warnings.append(
+            _("{n} file(s) cannot be decoded and will be skipped.").format(
+                n=len(report.undecodable)
+            )
+        )
+    outside = [path for path, reason in report.ignored if _is_outside(reason)]
     if outside:
         warnings.append(
-            f"{len(outside)} file(s) or folder(s) are links leading {OUTSIDE_REASON} "
-            "and were skipped (see Ignored)."
+            _(
+                "{n} file(s) or folder(s) are links leading outside the folders this app may "
+                "open and were skipped (see Ignored)."
+            ).format(n=len(outside))
         )
     if len(report.ignored) > len(outside):
         warnings.append(
-            f"{len(report.ignored) - len(outside)} file(s) or folder(s) are not images "
-            "and were ignored (see Ignored)."
+            _("{n} file(s) or folder(s) are not images and were ignored (see Ignored).").format(
+                n=len(report.ignored) - len(outside)
+            )
         )
     for conflict in report.conflicts[:5]:
-        classes = " and ".join(f"'{c}'" for c in conflict.classes)
         warnings.append(
-            f"Label conflict: the same picture is filed under {classes} "
-            f"({', '.join(conflict.paths)}); keep it in one class only."
+            _(
+                "Label conflict: the same picture is filed under {classes} ({paths}); "
+                "keep it in one class only."
+            ).format(
+                classes=_(" and ").join(f"'{c}'" for c in conflict.classes),  # Korean: ", "
+                paths=", ".join(conflict.paths),
+            )
         )
     if len(report.conflicts) > 5:
-        warnings.append(f"... and {len(report.conflicts) - 5} more label conflict(s).")
+        warnings.append(
+            _("... and {n} more label conflict(s).").format(n=len(report.conflicts) - 5)
+        )
     copies = [g for g in report.duplicates if not _is_conflict(g, report.conflicts)]
     if copies:
         extra = sum(len(g) - 1 for g in copies)
-        warnings.append(f"{extra} file(s) are exact copies of another file in the dataset.")
+        warnings.append(
+            _("{n} file(s) are exact copies of another file in the dataset.").format(n=extra)
+        )
     if report.leaks:
         warnings.append(
-            f"{len(report.leaks)} near-duplicate pair(s) are shared between train and "
-            "validation/test, which inflates the validation score (data leakage)."
+            _(
+                "{n} near-duplicate pair(s) are shared between train and validation/test, "
+                "which inflates the validation score (data leakage)."
+            ).format(n=len(report.leaks))
         )
     return blocking, warnings
 
 
+def _is_outside(reason: str) -> bool:
+    """Whether a skip reason says a link leads outside the allowed folders (either language)."""
+    return OUTSIDE_REASON in reason or _(OUTSIDE_REASON) in reason
+
+
 def _tally(counter: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in counter.items()) or "none"
+    return ", ".join(f"{k} {v}" for k, v in counter.items()) or _("none")
 
 
 def _listing(title: str, items: list[str], limit: int = 20) -> list[str]:
+    """`title` (with an `{n}` for the count) and the first `limit` items, indented."""
     if not items:
         return []
-    lines = [f"{title} ({len(items)}):"]
+    lines = [title.format(n=len(items))]
     lines += [f"  {item}" for item in items[:limit]]
     if len(items) > limit:
-        lines.append(f"  ... and {len(items) - limit} more")
+        lines.append(_("  ... and {n} more").format(n=len(items) - limit))
     return lines

@@ -8,7 +8,7 @@
 A development tool: Babel is in requirements-dev.txt, not in the app's requirements
 (the app reads the committed `.mo` files with the standard library's gettext).
 Messages are the arguments of `_()`, `gettext()`, `N_()` and `ngettext()` in the
-pages, the entry script, labui.py and core/, plus argparse's own words (usage,
+pages, the entry script, labui.py, charts.py and core/, plus argparse's own words (usage,
 options, errors), which the CLI shows in the same domain.
 """
 

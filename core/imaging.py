@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import ImageError
+from core.i18n import _
 
 # What the dataset listing treats as images (Pillow decides by content, not name).
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
@@ -63,7 +64,7 @@ def open_rgb(source: Source, *, name: str | None = None, draft: int | None = Non
     """
     label = name or _describe(source)
     if _is_empty(source):
-        raise ImageError(f"{label} is an empty file (0 bytes).")
+        raise ImageError(_("{file} is an empty file (0 bytes).").format(file=label))
     try:
         with Image.open(_as_file(source)) as img:
             _check_pixels(img, label)
@@ -73,24 +74,34 @@ def open_rgb(source: Source, *, name: str | None = None, draft: int | None = Non
             return _to_rgb(_upright(img))
     except Image.DecompressionBombWarning as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))
-        pixels = f"{int(found[1]):,} pixels" if found else "too many pixels"
+        if found:
+            pixels = _("{n} pixels").format(n=f"{int(found[1]):,}")
+        else:
+            pixels = _("too many pixels")
+        message = _(
+            "{file} has {pixels}, over the {limit}-pixel limit that guards against "
+            "decompression bombs."
+        )
         raise ImageError(
-            f"{label} has {pixels}, over the {Image.MAX_IMAGE_PIXELS:,}-pixel limit that "
-            "guards against decompression bombs."
+            message.format(file=label, pixels=pixels, limit=f"{Image.MAX_IMAGE_PIXELS:,}")
         ) from exc
     except Image.DecompressionBombError as exc:
-        raise ImageError(
-            f"{label} was refused: it has more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, "
+        message = _(
+            "{file} was refused: it has more than {limit} pixels, "
             "Pillow's limit against decompression bombs."
-        ) from exc
+        )
+        limit = f"{2 * Image.MAX_IMAGE_PIXELS:,}"
+        raise ImageError(message.format(file=label, limit=limit)) from exc
     except FileNotFoundError as exc:
-        raise ImageError(f"{label} does not exist.") from exc
+        raise ImageError(_("{file} does not exist.").format(file=label)) from exc
     except IsADirectoryError as exc:
-        raise ImageError(f"{label} is a folder, not an image file.") from exc
+        raise ImageError(_("{file} is a folder, not an image file.").format(file=label)) from exc
     except UnidentifiedImageError as exc:
-        raise ImageError(f"{label} is not an image file that Pillow can read.") from exc
+        message = _("{file} is not an image file that Pillow can read.")
+        raise ImageError(message.format(file=label)) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageError(f"{label} is truncated or corrupt ({exc}).") from exc
+        message = _("{file} is truncated or corrupt ({reason}).")
+        raise ImageError(message.format(file=label, reason=exc)) from exc
 
 
 def fit_to_square(img: Image.Image, size: int, mode: str = "stretch") -> np.ndarray:
@@ -131,7 +142,7 @@ def load_square(source: Source, size: int, mode: str = "stretch", *, name: str |
 def _describe(source: Source) -> str:
     if isinstance(source, (str, os.PathLike)):
         return str(source)
-    return getattr(source, "name", None) or "the image"
+    return getattr(source, "name", None) or _("the image")
 
 
 def _is_empty(source: Source) -> bool:
@@ -157,8 +168,10 @@ def _check_pixels(img: Image.Image, label: str) -> None:
     width, height = img.size
     if limit and width * height > limit:
         raise ImageError(
-            f"{label} is {width}×{height} pixels, over the {limit:,}-pixel limit that guards "
-            "against decompression bombs."
+            _(
+                "{file} is {width}×{height} pixels, over the {limit}-pixel limit that guards "
+                "against decompression bombs."
+            ).format(file=label, width=width, height=height, limit=f"{limit:,}")
         )
 
 

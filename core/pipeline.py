@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core import disk_cache
-from core.datasets import Dataset
+from core.datasets import Dataset, split_word
 from core.errors import DatasetError, ImageError
+from core.i18n import _
 from core.imaging import RESIZE_MODES, load_square
 
 # Decoded splits kept in memory (memory-mapped ones cost nothing here); 2800 images at
@@ -98,7 +99,8 @@ def load_split(
     if image_size <= 0:
         raise ValueError(f"image_size must be positive. Received: image_size={image_size}")
     if split not in dataset.splits:
-        raise DatasetError(f"Dataset '{dataset.name}' has no {split} split.")
+        message = _("Dataset '{name}' has no {split} split.")
+        raise DatasetError(message.format(name=dataset.name, split=split_word(split)))
     key = (dataset.fingerprint(), split, int(image_size), resize_mode)
     with _cache_lock:
         if key in _cache:
@@ -151,7 +153,7 @@ def make_tf_dataset(
     import tensorflow as tf  # Lazy: pages import this module's siblings at start-up.
 
     if len(decoded) == 0:
-        raise DatasetError("No decodable images to train or evaluate on.")
+        raise DatasetError(_("No decodable images to train or evaluate on."))
     gather = _gather(decoded)  # one read per batch, instead of slicing every image
 
     ds = tf.data.Dataset.range(len(decoded))
@@ -203,7 +205,7 @@ def _decode(dataset, split, size, mode, progress) -> DecodedSplit:
     samples = dataset.splits[split]
     images, ok, skipped = decode_samples(samples, size, mode, progress)
     if not ok.any():
-        raise DatasetError(f"None of the {len(samples)} images in the {split} split decodes.")
+        raise _none_decodes(samples, split)
     kept = [s for s, good in zip(samples, ok, strict=True) if good]
     images = images if ok.all() else images[ok]
     images.flags.writeable = False  # Shared by every caller through the cache.
@@ -214,6 +216,11 @@ def _decode(dataset, split, size, mode, progress) -> DecodedSplit:
         skipped=skipped,
         class_names=list(dataset.class_names),
     )
+
+
+def _none_decodes(samples: list, split: str) -> DatasetError:
+    message = _("None of the {n} images in the {split} split decodes.")
+    return DatasetError(message.format(n=len(samples), split=split_word(split)))
 
 
 def _load_on_disk(key, dataset, split, size, mode, progress) -> DecodedSplit:
@@ -242,7 +249,7 @@ def _decode_to_disk(key, dataset, split, size, mode, progress) -> disk_cache.Ent
     try:
         _images, ok, skipped = decode_samples(samples, size, mode, progress, out=target)
         if not ok.any():
-            raise DatasetError(f"None of the {len(samples)} images in the {split} split decodes.")
+            raise _none_decodes(samples, split)
         kept = [s for s, good in zip(samples, ok, strict=True) if good]
         meta = {
             "labels": [int(s.label) for s in kept],

@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 from core.datasets import load_dataset
 from core.errors import DatasetError, ZipImportError
+from core.i18n import _
 from core.paths import app_home, app_subdir
 from core.tempdirs import OWNER_FILE, clean_stale, file_lock, owned_tempdir
 
@@ -81,7 +82,8 @@ def import_zip(
             root = load_dataset(tmp).root.relative_to(tmp.resolve())
         except DatasetError as exc:
             reason = str(exc).replace(str(tmp.resolve()), label)
-            raise ZipImportError(f"{label} does not hold a usable dataset: {reason}") from exc
+            message = _("{archive} does not hold a usable dataset: {reason}")
+            raise ZipImportError(message.format(archive=label, reason=reason)) from exc
         _move_into_place(tmp, dest, overwrite)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -128,8 +130,10 @@ def _exists(path: Path) -> bool:
 
 def _name_taken(folder_name: str) -> ZipImportError:
     return ZipImportError(
-        f"A dataset named '{folder_name}' already exists; import it under another name "
-        f"(for example '{free_name(folder_name)}') or choose to replace it."
+        _(
+            "A dataset named '{name}' already exists; import it under another name "
+            "(for example '{free}') or choose to replace it."
+        ).format(name=folder_name, free=free_name(folder_name))
     )
 
 
@@ -154,7 +158,8 @@ def extract_safely(
     try:
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise ZipImportError(f"{label} is not a readable zip archive ({exc}).") from exc
+        message = _("{archive} is not a readable zip archive ({reason}).")
+        raise ZipImportError(message.format(archive=label, reason=exc)) from exc
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir() and not _is_junk(m.filename)]
         _check(members, label, limits)
@@ -166,44 +171,63 @@ def extract_safely(
 def _check(members: list[zipfile.ZipInfo], label: str, limits: ZipLimits) -> None:
     if len(members) > limits.max_files:
         raise ZipImportError(
-            f"{label} holds {len(members):,} files, more than the limit of {limits.max_files:,}."
+            _("{archive} holds {n} files, more than the limit of {limit}.").format(
+                archive=label, n=f"{len(members):,}", limit=f"{limits.max_files:,}"
+            )
         )
     total = 0
     folders = {prefix for member in members for prefix in _prefixes(member)}
     for member in members:
-        where = f"{label}: member '{_short(member.filename)}'"
+        where = {"archive": label, "member": _short(member.filename)}
         parts = _parts(member.filename)
         if member.filename.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", member.filename):
-            raise ZipImportError(f"{where} has an absolute path, which is not allowed.")
+            message = _("{archive}: member '{member}' has an absolute path, which is not allowed.")
+            raise ZipImportError(message.format(**where))
         if ".." in parts:
-            raise ZipImportError(
-                f"{where} points outside the archive ('..'), which is not allowed."
+            message = _(
+                "{archive}: member '{member}' points outside the archive ('..'), "
+                "which is not allowed."
             )
+            raise ZipImportError(message.format(**where))
         if stat.S_ISLNK(member.external_attr >> 16):
-            raise ZipImportError(f"{where} is a symbolic link, which is not allowed.")
+            message = _("{archive}: member '{member}' is a symbolic link, which is not allowed.")
+            raise ZipImportError(message.format(**where))
         if parts in folders:
-            raise ZipImportError(
-                f"{where} is both a file and a folder in the archive; rename one of them."
+            message = _(
+                "{archive}: member '{member}' is both a file and a folder in the archive; "
+                "rename one of them."
             )
+            raise ZipImportError(message.format(**where))
         long_part = next((p for p in parts if len(os.fsencode(p)) > _MAX_NAME_BYTES), None)
         if long_part is not None:
+            message = _(
+                "{archive}: member '{member}' has a name part of {n} bytes, "
+                "longer than the {limit} a file name may have."
+            )
             raise ZipImportError(
-                f"{where} has a name part of {len(os.fsencode(long_part))} bytes, "
-                f"longer than the {_MAX_NAME_BYTES} a file name may have."
+                message.format(**where, n=len(os.fsencode(long_part)), limit=_MAX_NAME_BYTES)
             )
         if member.flag_bits & 0x1:
-            raise ZipImportError(f"{where} is encrypted; re-create the archive without a password.")
+            message = _(
+                "{archive}: member '{member}' is encrypted; "
+                "re-create the archive without a password."
+            )
+            raise ZipImportError(message.format(**where))
         if member.file_size >= limits.ratio_floor:
             ratio = member.file_size / max(member.compress_size, 1)
             if ratio > limits.max_ratio:
-                raise ZipImportError(
-                    f"{where} expands {ratio:,.0f}-fold, which looks like a zip bomb."
+                message = _(
+                    "{archive}: member '{member}' expands {ratio}-fold, "
+                    "which looks like a zip bomb."
                 )
+                raise ZipImportError(message.format(**where, ratio=f"{ratio:,.0f}"))
         total += member.file_size
         if total > limits.max_total_bytes:
+            message = _(
+                "{archive} expands to more than {size} GiB, the limit for an imported dataset."
+            )
             raise ZipImportError(
-                f"{label} expands to more than {limits.max_total_bytes / 2**30:.1f} GiB, "
-                "the limit for an imported dataset."
+                message.format(archive=label, size=f"{limits.max_total_bytes / 2**30:.1f}")
             )
 
 
@@ -217,8 +241,9 @@ def _extract_one(archive: zipfile.ZipFile, member: zipfile.ZipInfo, dest: Path, 
             shutil.copyfileobj(src, out, 1 << 20)
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
+        message = _("{archive}: member '{member}' cannot be extracted ({reason}).")
         raise ZipImportError(
-            f"{label}: member '{_short(member.filename)}' cannot be extracted ({reason})."
+            message.format(archive=label, member=_short(member.filename), reason=reason)
         ) from exc
 
 
@@ -244,11 +269,12 @@ def _is_junk(filename: str) -> bool:
 def _label(source) -> str:
     if isinstance(source, (str, os.PathLike)):
         return Path(source).name
-    return Path(getattr(source, "name", None) or "the archive").name
+    return Path(getattr(source, "name", None) or _("the archive")).name
 
 
 def _safe_name(name: str, label: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")
     if not cleaned:
-        raise ZipImportError(f"'{name}' is not a usable dataset name for {label}.")
+        message = _("'{name}' is not a usable dataset name for {archive}.")
+        raise ZipImportError(message.format(name=name, archive=label))
     return cleaned[:80]

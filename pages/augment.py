@@ -8,12 +8,21 @@ import streamlit as st
 
 import labui
 from core.augment import keras_code, legacy_code, preview, previews_zip
-from core.augment_config import FILL_MODES, KNOBS, PRESETS, AugmentConfig, preset_name
+from core.augment_config import (
+    CHOICE_WORDS,
+    FILL_MODE_WORDS,
+    FILL_MODES,
+    KNOBS,
+    PRESETS,
+    AugmentConfig,
+    preset_name,
+)
 from core.errors import LabError
+from core.i18n import N_, _
 from core.imaging import UPLOAD_TYPES
 
 FIELDS = [f.name for f in dataclasses.fields(AugmentConfig)]
-CUSTOM = "(custom)"
+CUSTOM = N_("(custom)")  # the preset choice's value (English); shown translated
 N_VARIANTS = 9
 
 
@@ -39,61 +48,49 @@ if "augment_zoom" not in st.session_state:
 current = AugmentConfig.from_dict({f: st.session_state[f"augment_{f}"] for f in FIELDS})
 st.session_state["augment_preset"] = preset_name(current) or CUSTOM
 
-st.title("Augment")
+st.title(_("Augment"))
 st.caption(
-    "The blog's `ImageDataGenerator` settings as Keras 3 preprocessing layers. The layers "
-    "shown here are the very ones training uses: each epoch, every picture is seen with a "
-    "new random draw, so the model never sees the same picture twice."
+    _(
+        "The blog's `ImageDataGenerator` settings as Keras 3 preprocessing layers. The layers "
+        "shown here are the very ones training uses: each epoch, every picture is seen with a "
+        "new random draw, so the model never sees the same picture twice."
+    )
 )
 
 controls, grid = st.columns([1, 2], gap="large")
 with controls:
+    label, tip = CHOICE_WORDS["preset"]
     st.selectbox(
-        "Preset",
-        [CUSTOM, *PRESETS],
-        key="augment_preset",
-        on_change=_on_preset,
-        help="'blog: training' is the generator the blog trains with; 'blog: preview' is the "
-        "fuller one it shows first, to look at augmented cats.",
-    )
+        _(label), [CUSTOM, *PRESETS], key="augment_preset", on_change=_on_preset, help=_(tip),
+        format_func=_,  # the names are identifiers; each is in the catalog
+    )  # fmt: skip
     values = {}
     for knob in KNOBS:
         values[knob.field] = st.slider(
-            knob.label,
+            _(knob.label),
             knob.min,
             knob.max,
             step=knob.step,
             key=f"augment_{knob.field}",
-            help=knob.help,
+            help=_(knob.help),
             format="%.0f°" if knob.field.endswith("_degrees") else None,
             disabled=knob.field == "fill_value"
             and st.session_state["augment_fill_mode"] != "constant",
         )
-    values["horizontal_flip"] = st.checkbox(
-        "Horizontal flip",
-        key="augment_horizontal_flip",
-        help="Mirror left-right, half the time. Fine for cats and dogs: a mirrored cat is "
-        "still a cat. Not for text or digits.",
-    )
-    values["vertical_flip"] = st.checkbox(
-        "Vertical flip",
-        key="augment_vertical_flip",
-        help="Upside down, half the time. Only for pictures without an up, such as "
-        "microscope slides or satellite views.",
-    )
+    for flip in ("horizontal_flip", "vertical_flip"):
+        label, tip = CHOICE_WORDS[flip]
+        values[flip] = st.checkbox(_(label), key=f"augment_{flip}", help=_(tip))
+    label, tip = CHOICE_WORDS["fill_mode"]
     values["fill_mode"] = st.selectbox(
-        "Fill mode (pixels from outside the picture)",
-        FILL_MODES,
-        key="augment_fill_mode",
-        help="How to fill what a rotation or shift uncovers. The blog uses 'nearest' "
-        "(repeat the edge pixel); the Keras layers default to 'reflect'.",
-    )
+        _(label), FILL_MODES, key="augment_fill_mode", help=_(tip),
+        format_func=lambda mode: _(FILL_MODE_WORDS[mode]),
+    )  # fmt: skip
 config = AugmentConfig(**values)
 
 with grid:
     image, caption = None, ""
     upload = st.file_uploader(
-        "Your own picture (optional)", type=UPLOAD_TYPES,
+        _("Your own picture (optional)"), type=UPLOAD_TYPES,
         key="augment_upload", max_upload_size=20,
     )  # fmt: skip
     if upload is not None:
@@ -104,15 +101,15 @@ with grid:
     if image is None:
         dataset = labui.dataset_or_stop()
         pick_class, pick_number = st.columns(2)
-        name = pick_class.selectbox("Class", dataset.class_names, key="augment_class")
+        name = pick_class.selectbox(_("Class"), dataset.class_names, key="augment_class")
         samples = dataset.class_samples("train", name)
         if not samples:
-            st.info(f"The class {name} has no training pictures.")
+            st.info(_("The class {name} has no training pictures.").format(name=name))
             st.stop()
         if st.session_state.get("augment_sample", 1) > len(samples):
             st.session_state["augment_sample"] = 1  # the new class has fewer pictures
         number = pick_number.number_input(
-            f"Picture (1-{len(samples)})", 1, len(samples), key="augment_sample"
+            _("Picture (1-{n})").format(n=len(samples)), 1, len(samples), key="augment_sample"
         )
         path = samples[int(number) - 1].path
         try:
@@ -123,27 +120,35 @@ with grid:
 
     seed = st.session_state.get(labui.AUGMENT_SEED, 0)
     variants = preview(image, config, n=N_VARIANTS, seed=seed)
-    tiles = [(v, f"draw {seed}.{i + 1}") for i, v in enumerate(variants)]
-    labui.image_grid([(image, f"original: {caption}"), *tiles], columns=5)
+    tiles = [(v, _("draw {seed}.{n}").format(seed=seed, n=i + 1)) for i, v in enumerate(variants)]
+    original = _("original: {name}").format(name=caption)
+    labui.image_grid([(image, original), *tiles], columns=5)
     draw, use, download = st.columns(3)
-    draw.button("New draw", key="augment_redraw", on_click=_new_draw, help="Nine new random draws.")
+    draw.button(
+        _("New draw"), key="augment_redraw", on_click=_new_draw, help=_("Nine new random draws.")
+    )
     if use.button(
-        "Use for training", key="augment_use", type="primary",
-        help="The Train page will augment with these settings (remembered across visits).",
+        _("Use for training"), key="augment_use", type="primary",
+        help=_("The Train page will augment with these settings (remembered across visits)."),
     ):  # fmt: skip
         labui.set_active_augment(config.to_json())
-        st.success(f"The Train page will use these settings ({preset_name(config) or 'custom'}).")
+        chosen = _(preset_name(config) or N_("custom"))
+        st.success(_("The Train page will use these settings ({name}).").format(name=chosen))
     download.download_button(
-        "Download (zip)",
+        _("Download (zip)"),
         data=functools.partial(previews_zip, variants, "augmented", image),
         file_name="augmented.zip",
         mime="application/zip",
         key="augment_zip",
         on_click="ignore",
-        help="These pictures as a zip: the blog's save_to_dir trick, to look at the "
-        "variants before training on them.",
+        help=_(
+            "These pictures as a zip: the blog's save_to_dir trick, to look at the "
+            "variants before training on them."
+        ),
     )
-    keras_tab, legacy_tab = st.tabs(["Keras 3 layers", "ImageDataGenerator (Keras 2, the blog)"])
+    keras_tab, legacy_tab = st.tabs(
+        [_("Keras 3 layers"), _("ImageDataGenerator (Keras 2, the blog)")]
+    )
     keras_tab.code(keras_code(config), language="python", wrap_lines=True)
     legacy_tab.code(legacy_code(config), language="python", wrap_lines=True)
 st.session_state[labui.AUGMENT_DRAFT] = config.to_json()

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 import labui
 from core.augment_config import PRESETS, AugmentConfig
 from core.paths import PROJECT_ROOT
+from tests.app import korean
 
 PAGE = str(PROJECT_ROOT / "pages/augment.py")
 TIMEOUT = 60
@@ -154,3 +155,42 @@ def test_labels_are_short_and_degrees_read_as_degrees(page):
     assert page.button(key="augment_use").label == "Use for training"
     assert page.slider(key="augment_rotation_degrees").proto.format == "%.0f°"
     assert page.get("file_uploader")[0].proto.max_upload_size_mb == 20
+
+
+# What the Augment page shows on the demo: controls, their help, buttons, code tabs
+# (the Korean page must show none of them).
+AUGMENT_SENTENCES = [
+    "The blog's `ImageDataGenerator` settings as Keras 3 preprocessing layers.",
+    "Preset",
+    "'blog: training' is the generator the blog trains with",
+    "Rotation (± degrees)",
+    "A random rotation up to this many degrees either way (the blog uses 40).",
+    "Shear (± degrees)",
+    "Horizontal flip",
+    "Mirror left-right, half the time.",
+    "Fill mode (pixels from outside the picture)",
+    "New draw",
+    "Use for training",
+    "Picture (1-200)",
+    "Keras 3 layers",
+    "ImageDataGenerator (Keras 2, the blog)",
+]
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_augment_page_in_both_languages(language):
+    at = korean.render(PAGE, language, 120)
+    korean.assert_spoken(at, AUGMENT_SENTENCES, language)
+    assert len(_images(at)) == 10  # the preview is there, in either language
+    preset = at.selectbox(key="augment_preset")
+    assert preset.value == "blog: preview"  # the stored identifier, whatever the language
+    shown = "블로그: 미리보기" if language == "ko" else "blog: preview"
+    assert shown in preset.options
+    captions = at.get("image")[0].captions + at.get("image")[1].captions
+    assert any(c.startswith("원본: " if language == "ko" else "original: ") for c in captions)
+    if language == "ko":
+        from core import i18n
+
+        i18n.set_language("ko")  # AppTest formats the choices (with `_`) outside the session
+        at.button(key="augment_use").click().run()
+        assert at.success[0].value == "학습 페이지가 이 설정(블로그: 미리보기)을 사용합니다."

@@ -1,8 +1,10 @@
 """The Data page: the demo by default, folders restricted to allowed roots, health report."""
 
 import io
+import json
 import zipfile
 
+import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -10,6 +12,7 @@ from core.demo import demo_dataset
 from core.errors import DownloadError
 from core.health import health_report
 from core.paths import PROJECT_ROOT
+from tests.app import korean
 
 PAGE = str(PROJECT_ROOT / "pages/data.py")
 TIMEOUT = 120
@@ -254,3 +257,59 @@ def test_a_remembered_folder_that_is_gone_falls_back_to_the_demo_with_a_note(tmp
     assert not at.exception
     assert at.session_state["ldl_active_dataset"] == "demo"
     assert any(str(tmp_path / "gone") in w.value for w in at.sidebar.warning)
+
+
+# What the Data page shows with the demo active: the source choice, the health report,
+# the sizes and the samples (the Korean page must show none of them).
+DATA_SENTENCES = [
+    "Where are your images?",
+    "Download Cats vs Dogs",
+    "Build one here",
+    "Procedurally drawn shapes on noisy backgrounds: small, fast to learn, clearly synthetic.",
+    "Use the demo dataset",
+    "Demo shapes (synthetic)",
+    "classes (binary) · formats:",
+    "No problems found: every image decodes, no leakage, balanced classes.",
+    "**Image sizes**: width 128–128 px (median 128)",
+    "Every image is resized to the training size",
+    "**Samples**",
+]
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_data_page_in_both_languages(language):
+    at = korean.render(PAGE, language, TIMEOUT)
+    korean.assert_spoken(at, DATA_SENTENCES, language)
+    table = at.dataframe[0].value  # the counts table's splits, in words
+    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    charts = " ".join(json.dumps(spec, ensure_ascii=False) for spec in specs)
+    if language == "en":
+        assert list(table.columns) == ["train", "validation"]
+        assert '"title": "images"' in charts and '"title": "longer side"' in charts
+    else:
+        assert list(table.columns) == ["학습", "검증"] and table.index.name == "클래스"
+        assert "긴 변" in [spec.get("title") for spec in specs]
+        assert '"title": "이미지 수"' in charts and '"title": "images"' not in charts
+
+
+def test_a_dataset_error_and_an_unexpected_one_in_korean(tmp_path, monkeypatch):
+    from core import i18n
+
+    folder = _folder(tmp_path / "elsewhere")
+    at = korean.render(PAGE, "ko", TIMEOUT)
+    i18n.set_language("ko")  # AppTest formats the choices (with `_`) outside the session
+    at.radio(key="data_source").set_value("A folder").run()
+    at.text_input(key="data_path").set_value(str(folder)).run()
+    at.button(key="data_use_folder").click().run()
+    assert not at.exception
+    assert "이 앱이 열 수 있는 폴더 밖에 있습니다" in at.error[0].value
+
+    import core.download
+
+    def boom(progress=None):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(core.download, "download_cats_vs_dogs", boom)
+    at.radio(key="data_source").set_value("Download Cats vs Dogs").run()
+    at.button(key="data_download").click().run()
+    assert at.error[0].value.startswith("다운로드 중 예상하지 못한 오류가 발생했습니다")

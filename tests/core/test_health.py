@@ -172,3 +172,29 @@ def test_report_is_typed_and_names_synthetic_data(tmp_path):
     nothing = health_report(load_dataset(root))
     assert nothing.sizes is None and not nothing.usable  # no image decodes: no sizes
     assert json.loads(json.dumps(nothing.to_dict()))["sizes"] == {}
+
+
+def test_health_lines_and_dataset_errors_in_korean(tmp_path):
+    """The report's sentences and a dataset's one-sentence errors follow the language."""
+    from core import i18n
+    from core.errors import DatasetError
+
+    root = make_image_folder(tmp_path / "pets", LAYOUT)
+    write_bad_file(root / "train" / "cats" / "broken.jpg", "corrupt")
+    (root / "train" / "dogs" / "notes.txt").write_text("not a picture")
+    lonely = make_image_folder(tmp_path / "lonely", {"cats": 4})
+    i18n.set_language("ko")
+    report = health_report(load_dataset(root))
+    assert "파일 1개를 디코딩할 수 없어 건너뜁니다." in report.problems
+    assert any("이미지가 아니라 무시했습니다" in p for p in report.problems)
+    assert "확장자(.txt)로 보아 이미지 파일이 아니라 무시함" in dict(report.ignored).values()
+    text = report.to_text()
+    assert "학습에 쓸 수 있습니다." in text and "Usable for training" not in text
+    assert report.sizes.width.text(" px") == "40–40 px (중앙값 40)"
+    with pytest.raises(DatasetError, match="클래스가 하나\\('cats'\\)뿐입니다"):
+        load_dataset(lonely)
+    i18n.set_language("en")  # the same report, made again, in English
+    assert (
+        "1 file(s) cannot be decoded and will be skipped."
+        in health_report(load_dataset(root)).problems
+    )
