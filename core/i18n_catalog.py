@@ -8,7 +8,7 @@
 A development tool: Babel is in requirements-dev.txt, not in the app's requirements
 (the app reads the committed `.mo` files with the standard library's gettext).
 Messages are the arguments of `_()`, `gettext()`, `N_()` and `ngettext()` in the
-pages, the entry script, labui.py and core/, plus argparse's own words (usage,
+pages, the entry script, labui.py, charts.py and core/, plus argparse's own words (usage,
 options, errors), which the CLI shows in the same domain.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from core.i18n import DOMAIN, LANGUAGES, LOCALE_DIR
 from core.paths import PROJECT_ROOT
 
-SOURCES = ("streamlit_app.py", "labui.py", "pages", "core")
+SOURCES = ("streamlit_app.py", "labui.py", "charts.py", "pages", "core")
 KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
 POT = LOCALE_DIR / f"{DOMAIN}.pot"
 # argparse's own messages (it looks them up with gettext in the default domain, which

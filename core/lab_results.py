@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.i18n import _
 from core.paths import PROJECT_ROOT
 
 TABLE = PROJECT_ROOT / "bench" / "results" / "blog_table.json"
@@ -75,7 +76,7 @@ def queue_seconds(configs: list, n_train: int, history: dict) -> tuple[float | N
         if per_epoch is None:
             row = measured.get(config.method)
             if row is None:
-                return None, f"no measured {config.method} run to go on"
+                return None, _("no measured {method} run to go on").format(method=config.method)
             scale = (n_train / BLOG_TRAIN_N) * (config.image_size / BLOG_SIZE) ** 2
             per_epoch = row.seconds_per_epoch * scale
             scaled.append(config.method)

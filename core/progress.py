@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.i18n import _
+
 ALPHA = 0.25  # weight of the newest epoch in the moving average
 
 
@@ -33,11 +35,14 @@ class Progress:
 
     def text(self, eta_seconds: float | None = None) -> str:
         """ "epoch 2/5 · batch 10/25 · 300 images/s · ETA 1 min 5 s" (what is known)."""
-        parts = [f"epoch {self.epoch}/{self.epochs}", f"batch {self.batch}/{self.batches}"]
+        parts = [
+            _("epoch {epoch}/{epochs}").format(epoch=self.epoch, epochs=self.epochs),
+            _("batch {batch}/{batches}").format(batch=self.batch, batches=self.batches),
+        ]
         if self.images_per_second:
-            parts.append(f"{self.images_per_second:.0f} images/s")
+            parts.append(_("{n} images/s").format(n=f"{self.images_per_second:.0f}"))
         if eta_seconds:
-            parts.append(f"ETA {format_seconds(eta_seconds)}")
+            parts.append(_("ETA {time}").format(time=format_seconds(eta_seconds)))
         return " · ".join(parts)
 
     @property
@@ -146,22 +151,24 @@ def format_seconds(seconds: float | None) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+        return _("{h} h {m} min").format(h=hours, m=minutes)
+    if minutes:
+        return _("{m} min {s} s").format(m=minutes, s=secs)
+    return _("{s} s").format(s=secs)
 
 
 def phase_text(phase) -> str:
     """A `core.store.Phase` in words with its counts: "Decoding images 1,234 / 2,800"."""
     counts = f"{phase.done:,} / {phase.total:,}" if phase.total else ""
     words = {
-        "decode": f"Decoding images {counts}",
-        "extract": f"Extracting features, batch {counts}",
-        "prepare": "Building the model and tracing its first training step…",
-        "train": "Training",
-        "evaluate": f"Evaluating {counts}",
-        "stage1": f"Stage 1, training the top model: epoch {counts}",
+        "decode": _("Decoding images {counts}"),
+        "extract": _("Extracting features, batch {counts}"),
+        "prepare": _("Building the model and tracing its first training step…"),
+        "train": _("Training"),
+        "evaluate": _("Evaluating {counts}"),
+        "stage1": _("Stage 1, training the top model: epoch {counts}"),
     }
-    return words.get(phase.name, phase.name).strip()
+    return words.get(phase.name, phase.name).format(counts=counts).strip()
 
 
 def activity(phase, epoch: int | None, epochs: int | None) -> str:
@@ -171,5 +178,5 @@ def activity(phase, epoch: int | None, epochs: int | None) -> str:
         text = phase_text(phase)
         return text[0].lower() + text[1:]
     if epoch is not None:
-        return f"epoch {epoch}/{epochs}"
-    return "starting"
+        return _("epoch {epoch}/{epochs}").format(epoch=epoch, epochs=epochs)
+    return _("starting")

@@ -12,7 +12,12 @@ from core import i18n
 from core.paths import PROJECT_ROOT
 
 # The pages and UI helpers whose strings are all marked (every one, once translated).
-UI_FILES = [PROJECT_ROOT / "streamlit_app.py", PROJECT_ROOT / "pages" / "home.py"]
+UI_FILES = [
+    PROJECT_ROOT / "pages" / "compare.py",
+    PROJECT_ROOT / "pages" / "home.py",
+    PROJECT_ROOT / "pages" / "predict.py",
+    PROJECT_ROOT / "streamlit_app.py",
+]
 # Streamlit calls whose text argument a user reads.
 _TEXT_CALLS = {
     "title", "header", "subheader", "markdown", "caption", "write", "text", "info",
