@@ -810,8 +810,9 @@ def holdout_form(records: list, labels: dict) -> None:
         )  # fmt: skip
         st.text_input(_("…or type a path"), key="compare_holdout_path")
         chosen = st.multiselect(
-            _("Runs"), usable, default=usable, format_func=labels.get, key="compare_holdout_runs"
-        )
+            _("Runs"), usable, default=usable, format_func=labels.get,
+            placeholder=_("Choose options"), key="compare_holdout_runs",
+        )  # fmt: skip
         st.radio(
             _("Test-time augmentation"), TTA_MODES, horizontal=True, key="compare_holdout_tta",
             format_func=lambda mode: _(TTA_WORDS.get(mode, mode)),

@@ -48,7 +48,7 @@ labui.holdout_form(records, labels)
 st.subheader(_("Curves"))
 overlay = st.multiselect(
     _("Runs to overlay"), list(labels), default=list(labels)[:3], format_func=labels.get,
-    key="compare_overlay",
+    placeholder=_("Choose options"), key="compare_overlay",
 )  # fmt: skip
 left, right = st.columns(2)
 metric = left.radio(

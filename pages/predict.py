@@ -31,6 +31,7 @@ best = runs_view.best_finished_run(list(runs.values()), class_names)
 chosen = st.multiselect(
     _("Models (finished runs; stopped ones are marked)"), list(runs),
     default=[best.id] if best else [], format_func=labels.get, key="predict_runs",
+    placeholder=_("Choose options"),
 )  # fmt: skip
 for run_id in chosen:
     warning = runs_view.class_warning(runs[run_id], class_names, ds.name if ds else "")
@@ -45,7 +46,7 @@ sample_class = None
 if ds is not None:
     sample_class = st.selectbox(
         _("…or pick a validation image of the active dataset, of class"), ds.class_names,
-        index=None, key="predict_class",
+        index=None, placeholder=_("Choose an option"), key="predict_class",
     )  # fmt: skip
 if sample_class is not None:
     paths = [s.path for s in ds.class_samples("validation", sample_class)]
