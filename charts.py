@@ -17,6 +17,17 @@ _LINE_LEGEND = alt.Legend(
 )
 
 
+# Words of the charts' data values and titles, translated where a chart is drawn.
+SPLIT_WORDS = {"training": N_("training"), "validation": N_("validation")}
+METRIC_WORDS = {"accuracy": N_("accuracy"), "loss": N_("loss")}
+CURVE_TITLES = {
+    ("training", "accuracy"): N_("training accuracy"),
+    ("training", "loss"): N_("training loss"),
+    ("validation", "accuracy"): N_("validation accuracy"),
+    ("validation", "loss"): N_("validation loss"),
+}
+
+
 def _split_dash(legend: alt.Legend = _LINE_LEGEND) -> alt.StrokeDash:
     return alt.StrokeDash(
         "split:N", scale=alt.Scale(domain=SPLITS, range=SPLIT_DASHES), legend=legend
@@ -34,6 +45,18 @@ def _in_words(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     """`frame` with the values of `columns` in the current language (a copy)."""
     words = {value: _(word) for value, word in CURVE_WORDS.items()}
     return frame.assign(**{c: frame[c].map(lambda v: words.get(v, v)) for c in columns})
+
+
+def _shown_splits(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its "split" values in the session's language (the dash's domain too)."""
+    return frame.assign(split=frame["split"].map(lambda s: _(SPLIT_WORDS.get(s, s))))
+
+
+def _shown_split_dash() -> alt.StrokeDash:
+    """The training/validation dash for a frame passed through `_shown_splits`."""
+    domain = [_(SPLIT_WORDS[s]) for s in SPLITS]
+    scale = alt.Scale(domain=domain, range=SPLIT_DASHES)
+    return alt.StrokeDash("split:N", scale=scale, legend=_LINE_LEGEND)
 
 
 def epoch_curves(frame: pd.DataFrame, by_run: bool = False) -> alt.FacetChart:
@@ -103,24 +126,32 @@ def overlay_with_reference(
     The blog's figures are labelled rules; their labels sit at different x positions,
     since 0.91 and 0.94 are only a few pixels apart.
     """
-    data = frame[(frame["metric"] == metric) & frame["split"].isin(splits)]
-    title = metric if len(splits) > 1 else f"{splits[0]} {metric}"
+    data = _shown_splits(frame[(frame["metric"] == metric) & frame["split"].isin(splits)])
+    title = _(METRIC_WORDS[metric]) if len(splits) > 1 else _(CURVE_TITLES[splits[0], metric])
     lines = (
         alt.Chart(data)
         .mark_line(point=True)
         .encode(
-            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
+            x=alt.X("epoch:Q", title=_("epoch"), axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False)),
             color=alt.Color("run:N", title=None, legend=alt.Legend(labelLimit=320)),
-            tooltip=["run:N", "split:N", "epoch:Q", alt.Tooltip("value:Q", format=".4f")],
+            tooltip=[
+                alt.Tooltip("run:N", title=_("run")),
+                alt.Tooltip("split:N", title=_("split")),
+                alt.Tooltip("epoch:Q", title=_("epoch")),
+                alt.Tooltip("value:Q", title=title, format=".4f"),
+            ],
         )
     )
     if len(splits) > 1:  # one line style per split, and a legend saying which is which
-        lines = lines.encode(strokeDash=_split_dash())
+        lines = lines.encode(strokeDash=_shown_split_dash())
     if metric != "accuracy":
         return lines.properties(height=300)
     ref = pd.DataFrame(
-        [{"blog": f"blog: {m} {hi:.2f}", "value": hi} for m, (_, _, hi) in BLOG_REFERENCE.items()]
+        [
+            {"blog": _("blog: {method} {value}").format(method=m, value=f"{hi:.2f}"), "value": hi}
+            for m, (_what, _low, hi) in BLOG_REFERENCE.items()
+        ]
     )
     rules = alt.Chart(ref).mark_rule(strokeDash=[2, 2], color="gray").encode(y="value:Q")
     labels = [  # one layer per label, each at its own x (in pixels)
@@ -136,13 +167,17 @@ def confusion_heatmap(frame: pd.DataFrame) -> alt.LayerChart:
     """The confusion matrix (rows true, columns predicted); clicking selects a cell."""
     cell = alt.selection_point(name="cell", fields=["true", "predicted"], on="click")
     base = alt.Chart(frame).encode(
-        x=alt.X("predicted:N", title="predicted"),
-        y=alt.Y("true:N", title="true class"),
+        x=alt.X("predicted:N", title=_("predicted")),
+        y=alt.Y("true:N", title=_("true class")),
     )
     heat = base.mark_rect().encode(
         color=alt.Color("count:Q", scale=alt.Scale(scheme="oranges"), legend=None),
         opacity=alt.condition(cell, alt.value(1.0), alt.value(0.5)),
-        tooltip=["true:N", "predicted:N", "count:Q"],
+        tooltip=[
+            alt.Tooltip("true:N", title=_("true class")),
+            alt.Tooltip("predicted:N", title=_("predicted")),
+            alt.Tooltip("count:Q", title=_("images")),
+        ],
     )
     labels = base.mark_text(fontSize=14).encode(text="count:Q")
     return (heat.add_params(cell) + labels).properties(width=320, height=320)
@@ -154,10 +189,13 @@ def probability_bars(frame: pd.DataFrame) -> alt.Chart:
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1])),
+            x=alt.X("probability:Q", title=_("probability"), scale=alt.Scale(domain=[0, 1])),
             y=alt.Y("class:N", title=None),
             color=alt.Color("class:N", legend=None),
-            tooltip=["class:N", alt.Tooltip("probability:Q", format=".3f")],
+            tooltip=[
+                alt.Tooltip("class:N", title=_("class")),
+                alt.Tooltip("probability:Q", title=_("probability"), format=".3f"),
+            ],
         )
         .properties(height=alt.Step(24))
     )
@@ -180,15 +218,15 @@ def reliability_diagram(frame: pd.DataFrame) -> alt.LayerChart:
         .encode(
             x=alt.X(
                 "confidence:Q",
-                title="confidence (mean per bin)",
+                title=_("confidence (mean per bin)"),
                 scale=alt.Scale(domain=[0.5, 1.0]),
             ),  # fmt: skip
-            y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1])),
-            size=alt.Size("count:Q", title="images", legend=alt.Legend(orient="right")),
+            y=alt.Y("accuracy:Q", title=_("accuracy"), scale=alt.Scale(domain=[0, 1])),
+            size=alt.Size("count:Q", title=_("images"), legend=alt.Legend(orient="right")),
             tooltip=[
-                "count:Q",
-                alt.Tooltip("confidence:Q", format=".3f"),
-                alt.Tooltip("accuracy:Q", format=".3f"),
+                alt.Tooltip("count:Q", title=_("images")),
+                alt.Tooltip("confidence:Q", title=_("confidence"), format=".3f"),
+                alt.Tooltip("accuracy:Q", title=_("accuracy"), format=".3f"),
             ],  # fmt: skip
         )
     )

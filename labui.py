@@ -147,7 +147,8 @@ def _choose_language() -> None:
 
 def language_picker() -> None:
     """The sidebar's language choice, labelled in both languages."""
-    st.session_state[LANGUAGE_PICK] = st.session_state[LANGUAGE]
+    # A page run without the entry script (tests) has not resolved its language yet.
+    st.session_state[LANGUAGE_PICK] = st.session_state.get(LANGUAGE) or resolve_language()
     st.selectbox(
         "Language / 언어",
         list(i18n.LANGUAGES),
@@ -736,17 +737,21 @@ def paired_test(records: list, labels: dict, store) -> None:
     """ "Is one run really better?": McNemar's exact test on two runs' paired predictions."""
     from core import significance
 
-    st.subheader("Is one run really better?")
+    st.subheader(_("Is one run really better?"))
     paired = [r.id for r in runs_view.comparable_runs(records)]
     if len(paired) < 2:
         st.caption(
-            "With two finished runs validated on the same images, a paired test says here "
-            "whether one is really better or the gap could be chance."
+            _(
+                "With two finished runs validated on the same images, a paired test says here "
+                "whether one is really better or the gap could be chance."
+            )
         )
         return
     b_col, a_col = st.columns(2)
-    run_b = b_col.selectbox("Is run", paired, 0, format_func=labels.get, key="compare_b")
-    run_a = a_col.selectbox("better than run", paired, 1, format_func=labels.get, key="compare_a")
+    run_b = b_col.selectbox(_("Is run"), paired, 0, format_func=labels.get, key="compare_b")
+    run_a = a_col.selectbox(
+        _("better than run"), paired, 1, format_func=labels.get, key="compare_a"
+    )
     if run_a == run_b:
         return
     try:
@@ -756,8 +761,10 @@ def paired_test(records: list, labels: dict, store) -> None:
         return
     st.markdown(result.sentence())
     st.caption(
-        "McNemar's exact test: only the images that one run gets right and the other wrong "
-        "count; if the runs were equally good, each would go either way by chance."
+        _(
+            "McNemar's exact test: only the images that one run gets right and the other wrong "
+            "count; if the runs were equally good, each would go either way by chance."
+        )
     )
 
 
@@ -767,19 +774,21 @@ def cv_section(records: list) -> None:
     groups = runs_view.cv_table(records)
     if groups.empty:
         return
-    st.subheader("Cross-validation")
+    st.subheader(_("Cross-validation"))
     number = st.column_config.NumberColumn(format="%.3f", width=70)
-    shown = groups.drop(columns="cv_group")
-    column_config = {"mean acc": number, "sd": number}
+    shown, column_config = runs_view.shown_table(
+        groups.drop(columns="cv_group"), {"mean acc": number, "sd": number}
+    )
     st.dataframe(shown, hide_index=True, column_config=column_config)
     labels = dict(zip(groups["cv_group"], groups["group"], strict=True))
     group = st.selectbox(
-        "Show the folds of", list(labels), format_func=labels.get, key="compare_cv_group"
+        _("Show the folds of"), list(labels), format_func=labels.get, key="compare_cv_group"
     )
     folds = [r for r in records if r.config.cv_group == group]
     table = runs_view.runs_table(sorted(folds, key=lambda r: r.config.fold))
     fold_config = {"val acc": number, "train s": st.column_config.NumberColumn(format="%.0f")}
-    st.dataframe(table[runs_view.SHOWN_COLUMNS], hide_index=True, column_config=fold_config)
+    table, fold_config = runs_view.shown_table(table[runs_view.SHOWN_COLUMNS], fold_config)
+    st.dataframe(table, hide_index=True, column_config=fold_config)
 
 
 def holdout_table(table, store):
@@ -797,7 +806,7 @@ def holdout_table(table, store):
     chosen = sets[0]
     if len(sets) > 1:
         chosen = st.selectbox(
-            "Hold-out set", sets, format_func=runs_view.spec_label, key="compare_holdout_set"
+            _("Hold-out set"), sets, format_func=runs_view.spec_label, key="compare_holdout_set"
         )
     latest = holdout.latest_by_run(evaluations, chosen)
     table = runs_view.with_holdout(table, latest)
@@ -807,11 +816,16 @@ def holdout_table(table, store):
     sizes = sorted({e.n for e in latest.values()})
     name = runs_view.spec_label(chosen)
     name = name if chosen.lower() == DEMO else f"{name} ({chosen})"
-    about = (f"Accuracy (95% interval) on {name}, n = {', '.join(map(str, sizes))} images, "
-             "each run's latest evaluation")  # fmt: skip
+    about = _(
+        "Accuracy (95% interval) on {name}, n = {sizes} images, each run's latest evaluation"
+    ).format(name=name, sizes=", ".join(map(str, sizes)))
     config = {runs_view.HOLDOUT_SHOWN: st.column_config.TextColumn(width=125, help=about)}
-    st.caption(f"Hold-out column: {about}.")
+    st.caption(_("Hold-out column: {about}.").format(about=about))
     return table, columns, config
+
+
+# Test-time augmentation modes (`core.predict.TTA_MODES`) in words.
+TTA_WORDS = {"none": N_("none"), "flip": N_("flip"), "crops": N_("crops")}
 
 
 def holdout_form(records: list, labels: dict) -> None:
@@ -824,26 +838,31 @@ def holdout_form(records: list, labels: dict) -> None:
     from core.predict import TTA_MODES, USABLE_STATUSES
 
     usable = [r.id for r in records if r.status in USABLE_STATUSES]
-    with st.expander("Evaluate on a hold-out folder"):
+    with st.expander(_("Evaluate on a hold-out folder")):
         st.caption(
-            "Score runs on labelled images they never saw: a folder of class sub-folders "
-            "(every image) or a train/validation layout (its test split, else validation). "
-            "Its classes must be the runs' classes."
+            _(
+                "Score runs on labelled images they never saw: a folder of class sub-folders "
+                "(every image) or a train/validation layout (its test split, else validation). "
+                "Its classes must be the runs' classes."
+            )
         )
         known = [DEMO, *(str(p) for p in dataroots.local_datasets())]
         st.selectbox(
-            "Labelled folder", known, format_func=runs_view.spec_label, key="compare_holdout_known"
-        )
-        st.text_input("…or type a path", key="compare_holdout_path")
+            _("Labelled folder"), known, format_func=runs_view.spec_label,
+            key="compare_holdout_known",
+        )  # fmt: skip
+        st.text_input(_("…or type a path"), key="compare_holdout_path")
         chosen = st.multiselect(
-            "Runs", usable, default=usable, format_func=labels.get, key="compare_holdout_runs"
-        )
+            _("Runs"), usable, default=usable, format_func=labels.get,
+            placeholder=_("Choose options"), key="compare_holdout_runs",
+        )  # fmt: skip
         st.radio(
-            "Test-time augmentation", TTA_MODES, horizontal=True, key="compare_holdout_tta",
-            help="flip averages each image with its mirror image; crops adds four corner crops.",
+            _("Test-time augmentation"), TTA_MODES, horizontal=True, key="compare_holdout_tta",
+            format_func=lambda mode: _(TTA_WORDS.get(mode, mode)),
+            help=_("flip averages each image with its mirror image; crops adds four corner crops."),
         )  # fmt: skip
         st.button(
-            "Evaluate", key="compare_holdout_go", disabled=not chosen, on_click=_request_holdout
+            _("Evaluate"), key="compare_holdout_go", disabled=not chosen, on_click=_request_holdout
         )
 
 
@@ -866,14 +885,16 @@ def _run_holdout_request(store) -> None:
     request = st.session_state.pop("compare_holdout_request", None)
     if not request:
         return
-    with errors_shown("The evaluation"):
+    with errors_shown(_("The evaluation")):
         data = request["data"]
         if request["typed"]:  # a typed path may only open the allowed folders
             data = str(dataroots.check_allowed(data))
         bar = st.progress(0.0)
         for done, run_id in enumerate(request["runs"]):
-            where = f"run #{run_id} ({done + 1} of {len(request['runs'])})"
-            bar.progress(done / len(request["runs"]), text=f"Evaluating {where} on {data}…")
+            text = _("Evaluating run #{run} ({done} of {total}) on {data}…").format(
+                run=run_id, done=done + 1, total=len(request["runs"]), data=data
+            )
+            bar.progress(done / len(request["runs"]), text=text)
             try:
                 holdout.evaluate_and_store(run_id, data, tta=request["tta"], store=store)
             except LabError as exc:  # one run's problem; the others are still scored
@@ -888,22 +909,36 @@ def calibration_section(run_id: int, store) -> None:
 
     result = calibration.run_calibration(run_id, store)
     temperature = calibration.load_temperature(store.run_dir(run_id))
-    title = f"Can its confidence be trusted? Expected calibration error {result.ece:.3f}"
+    title = _("Can its confidence be trusted? Expected calibration error {ece}").format(
+        ece=f"{result.ece:.3f}"
+    )
     with st.expander(title):
         st.altair_chart(charts.reliability_diagram(runs_view.reliability_frame(result)))
         st.caption(
-            "Each dot is a group of validation images of about the same confidence; a model "
-            "whose confidence can be trusted keeps its dots on the dashed diagonal."
+            _(
+                "Each dot is a group of validation images of about the same confidence; a model "
+                "whose confidence can be trusted keeps its dots on the dashed diagonal."
+            )
         )
         if temperature is not None:
-            st.markdown(f"Predictions use a fitted temperature of **{temperature:.2f}**.")
+            st.markdown(
+                _("Predictions use a fitted temperature of **{temperature}**.").format(
+                    temperature=f"{temperature:.2f}"
+                )
+            )
             return
-        help_text = "Rescales the probabilities; the predicted classes stay the same."
-        if st.button("Fit a temperature", key="compare_calibrate", help=help_text):
+        help_text = _("Rescales the probabilities; the predicted classes stay the same.")
+        if st.button(_("Fit a temperature"), key="compare_calibrate", help=help_text):
             fit = calibration.calibrate_run(run_id, store)
             st.success(
-                f"Temperature {fit.temperature:.2f}: expected calibration error "
-                f"{fit.ece_before:.3f} → {fit.ece_after:.3f}. Predict uses it from now on."
+                _(
+                    "Temperature {temperature}: expected calibration error {before} → {after}. "
+                    "Predict uses it from now on."
+                ).format(
+                    temperature=f"{fit.temperature:.2f}",
+                    before=f"{fit.ece_before:.3f}",
+                    after=f"{fit.ece_after:.3f}",
+                )  # fmt: skip
             )
 
 
@@ -931,9 +966,11 @@ def mistakes_section(run_id: int, report, predictions: Path) -> None:
     )  # fmt: skip
     wrong = [o for o in options if o[0] != o[1] and counts[o]]
     cell = st.selectbox(
-        "Images behind a cell (click the matrix or pick here)", options,
+        _("Images behind a cell (click the matrix or pick here)"), options,
         index=options.index(max(wrong, key=counts.get)) if wrong else 0,
-        format_func=lambda o: f"true {o[0]} → predicted {o[1]} ({counts[o]})",
+        format_func=lambda o: _("true {true} → predicted {predicted} ({count})").format(
+            true=o[0], predicted=o[1], count=counts[o]
+        ),
         key=f"compare_cell_{run_id}",
     )  # fmt: skip
     rows = confusion_cell(read_predictions_csv(predictions), *cell) if predictions.is_file() else []
@@ -942,7 +979,7 @@ def mistakes_section(run_id: int, report, predictions: Path) -> None:
         [(thumbnail(path), f"{pred} {p:.2f} · {Path(path).name}") for path, pred, p in shown]
     )
     if len(rows) > 24:
-        st.caption(f"…and {len(rows) - 24} more.")
+        st.caption(_("…and {n} more.").format(n=len(rows) - 24))
 
 
 def more_train_options(defaults, k: str) -> tuple[dict, int]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import RunError
+from core.i18n import _
 from core.store import RunFolder
 
 _EPS = 1e-7
@@ -96,7 +97,7 @@ def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
 
     low, high = math.log(1 / 20), math.log(20)
     ratio = (math.sqrt(5) - 1) / 2
-    for _ in range(60):
+    for _step in range(60):
         a, b = high - ratio * (high - low), low + ratio * (high - low)
         if loss(a) < loss(b):
             high = b
@@ -121,7 +122,9 @@ def load_temperature(run_dir: Path) -> float | None:
     try:
         value = float(json.loads(path.read_text())["temperature"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise RunError(f"{path} is not a readable temperature file ({exc}).") from exc
+        raise RunError(
+            _("{path} is not a readable temperature file ({error}).").format(path=path, error=exc)
+        ) from exc
     return value if value > 0 else None
 
 
@@ -147,10 +150,12 @@ def stored_predictions(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 
     path = RunFolder(Path(run_dir)).predictions()
     if not path.is_file():
-        raise RunError(f"{path.parent.name} has no validation predictions to calibrate on.")
+        raise RunError(
+            _("{run} has no validation predictions to calibrate on.").format(run=path.parent.name)
+        )
     rows = read_predictions_csv(path)
     if not rows:
-        raise RunError(f"{path} holds no predictions.")
+        raise RunError(_("{path} holds no predictions.").format(path=path))
     names = list(rows[0]["probabilities"])
     probs = np.array([[row["probabilities"][c] for c in names] for row in rows])
     labels = np.array([names.index(row["true"]) for row in rows])

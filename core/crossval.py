@@ -18,6 +18,8 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
+from core.i18n import _
+
 # Student's t, two-sided 95% (the 0.975 quantile), for 1..19 degrees of freedom: the
 # folds are at most 20 (`TrainConfig.validate`). Checked against scipy in the tests.
 _T975 = (
@@ -54,17 +56,21 @@ class CvSummary:
     def text(self) -> str:
         """The result in words, e.g. "0.812 ± 0.031 over 5 folds (95% interval 0.774–0.850)"."""
         if self.mean is None:
-            return f"no fold finished yet (0/{self.n_folds})"
+            return _("no fold finished yet (0/{n_folds})").format(n_folds=self.n_folds)
         spread = "" if self.sd is None else f" ± {self.sd:.3f}"
-        folds = (
-            f"{self.finished} folds"
-            if self.finished == self.n_folds
-            else (f"{self.finished}/{self.n_folds} folds finished")
+        if self.finished == self.n_folds:
+            folds = _("{n} folds").format(n=self.finished)
+        else:
+            folds = _("{finished}/{n_folds} folds finished").format(
+                finished=self.finished, n_folds=self.n_folds
+            )
+        words = {"mean": f"{self.mean:.3f}", "spread": spread, "folds": folds}
+        if self.ci_low is None:
+            return _("{mean}{spread} over {folds}").format(**words)
+        interval = f"{self.ci_low:.3f}–{self.ci_high:.3f}"
+        return _("{mean}{spread} over {folds} (95% interval {interval})").format(
+            interval=interval, **words
         )
-        interval = (
-            "" if self.ci_low is None else (f" (95% interval {self.ci_low:.3f}–{self.ci_high:.3f})")
-        )
-        return f"{self.mean:.3f}{spread} over {folds}{interval}"
 
     def to_dict(self) -> dict:
         return {
@@ -126,4 +132,6 @@ def group_label(records: list) -> str:
     """How a group is named in tables: "5-fold scratch, runs #12–#16"."""
     first = records[0]
     ids = [r.id for r in records]
-    return f"{first.config.folds}-fold {first.method}, runs #{min(ids)}–#{max(ids)}"
+    return _("{k}-fold {method}, runs #{first}–#{last}").format(
+        k=first.config.folds, method=first.method, first=min(ids), last=max(ids)
+    )

@@ -7,6 +7,7 @@ CLI read it back through `load_report`, never as a raw dict.
 import json
 
 from core.errors import RunError
+from core.i18n import _
 from core.metrics import EvalReport
 
 __all__ = ["EvalReport", "load_report"]
@@ -28,4 +29,6 @@ def load_report(folder, split: str = "validation") -> EvalReport | None:
     try:
         return EvalReport.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RunError(f"{path} is not a readable evaluation report ({exc}).") from exc
+        raise RunError(
+            _("{path} is not a readable evaluation report ({error}).").format(path=path, error=exc)
+        ) from exc

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from core.errors import LabError
+from core.i18n import _
 from core.store import RunStore
 
 FORMATS = ("keras", "savedmodel", "tflite")
@@ -49,7 +50,11 @@ def export_run(run_id: int, format: str, out, store: RunStore | None = None) -> 
     from core import predict
 
     if format not in FORMATS:
-        raise ExportError(f"Unknown export format '{format}'; choose one of: {', '.join(FORMATS)}.")
+        raise ExportError(
+            _("Unknown export format '{format}'; choose one of: {formats}.").format(
+                format=format, formats=", ".join(FORMATS)
+            )
+        )
     store = store or RunStore()
     record = store.get(run_id)
     source = predict.model_path(record, store)
@@ -57,12 +62,18 @@ def export_run(run_id: int, format: str, out, store: RunStore | None = None) -> 
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ExportError(f"Cannot create the folder {target.parent} ({exc}).") from exc
+        raise ExportError(
+            _("Cannot create the folder {folder} ({error}).").format(
+                folder=target.parent, error=exc
+            )
+        ) from exc
     if format == "keras":
         try:
             shutil.copyfile(source, target)
         except OSError as exc:
-            raise ExportError(f"Cannot write {target} ({exc}).") from exc
+            raise ExportError(
+                _("Cannot write {path} ({error}).").format(path=target, error=exc)
+            ) from exc
         return target
     model = predict.load_run_model(run_id, store)
     if format == "savedmodel":
@@ -76,7 +87,11 @@ def _destination(out: Path, run_id: int, format: str) -> Path:
     if format == "savedmodel":
         target = out / f"run-{run_id}_savedmodel" if _is_nonempty_dir(out) else out
         if target.exists() and (not target.is_dir() or _is_nonempty_dir(target)):
-            raise ExportError(f"{target} already exists; choose a new folder for the SavedModel.")
+            raise ExportError(
+                _("{path} already exists; choose a new folder for the SavedModel.").format(
+                    path=target
+                )
+            )
         return target
     if out.is_dir():
         return out / f"run-{run_id}{_SUFFIX[format]}"
@@ -91,7 +106,9 @@ def _export_savedmodel(model, target: Path) -> None:
     try:
         model.export(str(target), format="tf_saved_model", verbose=False)
     except Exception as exc:  # noqa: BLE001 - report any exporter failure in one sentence
-        raise ExportError(f"Exporting the SavedModel to {target} failed ({exc}).") from exc
+        raise ExportError(
+            _("Exporting the SavedModel to {path} failed ({error}).").format(path=target, error=exc)
+        ) from exc
 
 
 def _export_tflite(model, target: Path) -> None:
@@ -104,11 +121,15 @@ def _export_tflite(model, target: Path) -> None:
             converter = tf.lite.TFLiteConverter.from_saved_model(str(Path(tmp) / "saved"))
             flatbuffer = converter.convert()
         except Exception as exc:  # noqa: BLE001
-            raise ExportError(f"Converting run model to TFLite failed ({exc}).") from exc
+            raise ExportError(
+                _("Converting run model to TFLite failed ({error}).").format(error=exc)
+            ) from exc
     try:
         target.write_bytes(flatbuffer)
     except OSError as exc:
-        raise ExportError(f"Cannot write {target} ({exc}).") from exc
+        raise ExportError(
+            _("Cannot write {path} ({error}).").format(path=target, error=exc)
+        ) from exc
 
 
 def exported_file(run_id: int, format: str, store: RunStore | None = None) -> Path | None:
@@ -137,7 +158,9 @@ def prepare_export(run_id: int, format: str, store: RunStore | None = None) -> P
         return ready
     if format not in _SUFFIX:
         raise ExportError(
-            f"Format '{format}' cannot be downloaded as one file; choose keras or tflite."
+            _("Format '{format}' cannot be downloaded as one file; choose keras or tflite.").format(
+                format=format
+            )
         )
     return export_run(run_id, format, _prepared_path(run_id, format, store), store)
 

@@ -30,7 +30,7 @@ def stored_from(evaluation) -> StoredEvaluation:
     return StoredEvaluation(
         run_id=int(evaluation.run_id),
         data_path=data,
-        data_label=spec_label(str(evaluation.data)),
+        data_label=spec_label(str(evaluation.data), english=True),  # stored, not shown
         split=evaluation.split,
         n=int(report.n),
         accuracy=float(report.accuracy),

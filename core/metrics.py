@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.i18n import _
+
 
 def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """The Wilson score interval for a proportion of `k` successes in `n` trials.
@@ -72,12 +74,15 @@ class EvalReport:
 
     def to_text(self) -> str:
         """A plain-text report: headline, per-class table, confusion matrix."""
-        loss = "" if self.loss is None else f", loss {self.loss:.4f}"
-        lines = [
-            f"accuracy {self.accuracy:.4f} (95% CI {self.ci_low:.4f}-{self.ci_high:.4f}, "
-            f"n={self.n}){loss}",
-            "",
-        ]
+        figures = {"accuracy": f"{self.accuracy:.4f}", "low": f"{self.ci_low:.4f}",
+                   "high": f"{self.ci_high:.4f}", "n": self.n}  # fmt: skip
+        if self.loss is None:
+            headline = _("accuracy {accuracy} (95% CI {low}-{high}, n={n})").format(**figures)
+        else:
+            headline = _("accuracy {accuracy} (95% CI {low}-{high}, n={n}), loss {loss}").format(
+                loss=f"{self.loss:.4f}", **figures
+            )
+        lines = [headline, ""]
         width = max([len(name) for name in self.class_names] + [5])
         lines.append(f"{'class':<{width}}  precision  recall  support")
         for row in self.per_class:
@@ -85,7 +90,7 @@ class EvalReport:
                 f"{row['name']:<{width}}  {row['precision']:>9.4f}  {row['recall']:>6.4f}"
                 f"  {row['support']:>7d}"
             )
-        lines += ["", "confusion matrix (rows = true, columns = predicted)"]
+        lines += ["", _("confusion matrix (rows = true, columns = predicted)")]
         cell = max([len(str(v)) for row in self.confusion for v in row] + [4])
         header = " " * width + "".join(f"  {name[:cell]:>{cell}}" for name in self.class_names)
         lines.append(header)

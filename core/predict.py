@@ -28,8 +28,9 @@ import numpy as np
 from core.calibration import apply_temperature, load_temperature
 from core.errors import DatasetError, ImageError, RunError
 from core.eval_report import load_report
+from core.i18n import _
 from core.metrics import EvalReport
-from core.store import RunRecord, RunStore
+from core.store import RunRecord, RunStore, status_text
 
 USABLE_STATUSES = ("finished", "stopped")  # a stopped run keeps and saves what it learned
 _MODEL_CACHE_SIZE = 4
@@ -89,7 +90,7 @@ def run_class_names(record: RunRecord, store: RunStore) -> list[str]:
         names = [h[5:] for h in header if h.startswith("prob_")]
         if names:
             return names
-    raise RunError(f"Run {record.id} does not record its class names.")
+    raise RunError(_("Run {run} does not record its class names.").format(run=record.id))
 
 
 def load_run_model(run_id: int, store: RunStore | None = None):
@@ -125,12 +126,17 @@ def model_path(record: RunRecord, store: RunStore) -> Path:
     """
     if record.status not in USABLE_STATUSES:
         raise RunError(
-            f"Run {record.id} ({record.name}) is {record.status}, not finished, "
-            "so it has no model to use."
+            _("Run {run} ({name}) is {status}, not finished, so it has no model to use.").format(
+                run=record.id, name=record.name, status=status_text(record.status)
+            )
         )
     path = store.run_folder(record.id).model
     if not path.is_file():
-        raise RunError(f"Run {record.id} ({record.name}) has lost its model file {path}.")
+        raise RunError(
+            _("Run {run} ({name}) has lost its model file {path}.").format(
+                run=record.id, name=record.name, path=path
+            )
+        )
     return path
 
 
@@ -270,7 +276,7 @@ def source_name(source, index: int) -> str:
     if isinstance(source, (str, os.PathLike)):
         return str(source)
     name = getattr(source, "name", None) or getattr(source, "filename", None)
-    return str(name) if name else f"image {index + 1}"
+    return str(name) if name else _("image {n}").format(n=index + 1)
 
 
 @dataclass
@@ -333,9 +339,11 @@ def evaluate_run(
     dataset = resolve_dataset(data)
     if list(dataset.class_names) != class_names:
         raise DatasetError(
-            f"{data} has classes {', '.join(dataset.class_names)} but run {run_id} was trained "
-            f"on {', '.join(class_names)}."
-        )
+            _("{data} has classes {classes} but run {run} was trained on {trained}.").format(
+                data=data, classes=", ".join(dataset.class_names), run=run_id,
+                trained=", ".join(class_names),
+            )
+        )  # fmt: skip
     chosen = split or _default_split(dataset)
     names = ["train", "validation"] if chosen == "all" else [chosen]
     size, mode = run_input(record)
@@ -344,7 +352,7 @@ def evaluate_run(
     labels = np.concatenate([np.asarray(p.labels) for p in parts])
     skipped = [item for p in parts for item in p.skipped]
     if len(labels) == 0:
-        raise DatasetError(f"{data} has no decodable images to evaluate.")
+        raise DatasetError(_("{data} has no decodable images to evaluate.").format(data=data))
     probs = class_probabilities(model, images, len(class_names), tta=tta)
     report = evaluate_predictions(
         labels, probs, class_names, loss=log_loss(labels, probs, len(class_names))
@@ -370,4 +378,8 @@ def _load(path: Path, run_id: int):
     try:
         return load_model(path)
     except Exception as exc:  # noqa: BLE001 - any loader failure means an unusable file
-        raise RunError(f"Run {run_id}'s model file {path} could not be loaded ({exc}).") from exc
+        raise RunError(
+            _("Run {run}'s model file {path} could not be loaded ({error}).").format(
+                run=run_id, path=path, error=exc
+            )
+        ) from exc

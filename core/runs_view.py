@@ -8,6 +8,8 @@ from pathlib import PurePath
 
 import pandas as pd
 
+from core.i18n import N_, _, format_interval
+
 # One progress formula for every view: re-exported here for the pages.
 from core.progress import (  # noqa: F401
     Progress,
@@ -17,25 +19,67 @@ from core.progress import (  # noqa: F401
     progress,
     run_progress,
 )
+from core.store import STATUS_WORDS, status_text  # noqa: F401 (for the pages)
 from core.train_config import FROM_SCRATCH
 
-DEMO_LABEL = "demo (synthetic)"  # how the built-in demo dataset is named everywhere
+DEMO_LABEL = N_("demo (synthetic)")  # how the built-in demo dataset is named everywhere
 
 # The blog's validation accuracies on cats vs dogs (2000 train / 800 validation).
 BLOG_REFERENCE = {
-    "scratch": ("Small CNN from scratch", 0.79, 0.81),
-    "bottleneck": ("VGG16 bottleneck features", 0.90, 0.91),
-    "finetune": ("Fine-tuned VGG16 (last conv block)", 0.94, 0.94),
+    "scratch": (N_("Small CNN from scratch"), 0.79, 0.81),
+    "bottleneck": (N_("VGG16 bottleneck features"), 0.90, 0.91),
+    "finetune": (N_("Fine-tuned VGG16 (last conv block)"), 0.94, 0.94),
 }
+# The tables' columns as a page shows them (the frames and the CSV keep the English keys).
+COLUMN_WORDS = {
+    "id": N_("id"),
+    "name": N_("name"),
+    "status": N_("status"),
+    "dataset": N_("dataset"),
+    "method": N_("method"),
+    "backbone": N_("backbone"),
+    "size": N_("size"),
+    "epochs": N_("epochs"),
+    "val acc": N_("val acc"),
+    "95% CI": N_("95% CI"),
+    "train s": N_("train s"),
+    "hold-out": N_("hold-out"),
+    "group": N_("group"),
+    "folds": N_("folds"),
+    "mean acc": N_("mean acc"),
+    "sd": N_("sd"),
+    "95% interval": N_("95% interval"),
+    "precision": N_("precision"),
+    "recall": N_("recall"),
+    "support": N_("support"),
+}
+
+
+def column_text(column: str) -> str:
+    """A table column's name as a page shows it."""
+    return _(COLUMN_WORDS[column]) if column in COLUMN_WORDS else column
+
+
+def shown_table(frame: pd.DataFrame, column_config: dict | None = None):
+    """A table as a page shows it: columns named in the session's language, statuses in
+    words; `column_config` (keyed by the English columns) is keyed the same way.
+
+    Returns `(frame, column_config)`.
+    """
+    frame = frame.copy()
+    if "status" in frame.columns:
+        frame["status"] = frame["status"].map(status_text)
+    config = {column_text(k): v for k, v in (column_config or {}).items()}
+    return frame.rename(columns=column_text), config
 
 
 def blog_reference_table() -> pd.DataFrame:
     """The blog's reference accuracies, one row per method."""
     rows = [
         {
-            "method": method,
-            "what": what,
-            "validation accuracy": f"{low:.2f}" if low == high else f"{low:.2f}–{high:.2f}",
+            _("method"): method,
+            _("what"): _(what),
+            _("validation accuracy"): f"{low:.2f}" if low == high else f"{low:.2f}–{high:.2f}",
         }
         for method, (what, low, high) in BLOG_REFERENCE.items()
     ]
@@ -43,7 +87,8 @@ def blog_reference_table() -> pd.DataFrame:
 
 
 def lab_vs_blog_table(measured: list) -> pd.DataFrame:
-    """The blog's accuracies beside the lab's own run of the same experiment.
+    """The blog's accuracies beside the lab's own run of the same experiment (its
+    columns named in the session's language).
 
     Args:
         measured: `core.lab_results.MeasuredRow`s (the lab's 2000 / 800 cats-vs-dogs run);
@@ -51,16 +96,16 @@ def lab_vs_blog_table(measured: list) -> pd.DataFrame:
     """
     by_method = {row.method: row for row in measured}
     rows = []
-    for method, (_, low, high) in BLOG_REFERENCE.items():
+    for method, (_what, low, high) in BLOG_REFERENCE.items():
         row = by_method.get(method)
         rows.append(
             {
-                "method": method,
-                "the blog": f"{low:.2f}" if low == high else f"{low:.2f}–{high:.2f}",
-                "this lab": None if row is None else f"{row.val_accuracy:.3f}",
-                "95% interval": None if row is None else f"{row.ci_low:.3f}–{row.ci_high:.3f}",
-                "lab's network": None if row is None else _network(row.backbone),
-                "epochs": None if row is None else row.epochs,
+                _("method"): method,
+                _("the blog"): f"{low:.2f}" if low == high else f"{low:.2f}–{high:.2f}",
+                _("this lab"): None if row is None else f"{row.val_accuracy:.3f}",
+                _("95% interval"): None if row is None else f"{row.ci_low:.3f}–{row.ci_high:.3f}",
+                _("lab's network"): None if row is None else _network(row.backbone),
+                _("epochs"): None if row is None else row.epochs,
             }
         )
     return pd.DataFrame(rows)
@@ -69,7 +114,7 @@ def lab_vs_blog_table(measured: list) -> pd.DataFrame:
 def _network(backbone: str | None) -> str:
     from core.backbones import BACKBONES
 
-    return BACKBONES[backbone].label if backbone in BACKBONES else (backbone or "small CNN")
+    return BACKBONES[backbone].label if backbone in BACKBONES else (backbone or _("small CNN"))
 
 
 def runs_table(records: list) -> pd.DataFrame:
@@ -177,7 +222,9 @@ def with_holdout(table: pd.DataFrame, latest: dict) -> pd.DataFrame:
 def _backbone_text(record) -> str:
     if record.method in FROM_SCRATCH:
         return "—"  # none: the small CNNs learn from scratch
-    return record.backbone if record.pretrained else f"{record.backbone} (untrained)"
+    if record.pretrained:
+        return record.backbone
+    return _("{backbone} (untrained)").format(backbone=record.backbone)
 
 
 def dataset_label(record) -> str:
@@ -185,14 +232,15 @@ def dataset_label(record) -> str:
     return spec_label(str(record.dataset or record.config.data or ""))
 
 
-def spec_label(spec: str) -> str:
+def spec_label(spec: str, english: bool = False) -> str:
     """A dataset spec ("demo" or a folder path) by display name, for pickers and captions.
 
-    "demo (synthetic)" for the demo, else the folder's name; a dataset opened at its
-    train/ split still goes by the folder above it.
+    "demo (synthetic)" for the demo (in the session's language unless `english`, as
+    the store keeps it), else the folder's name; a dataset opened at its train/ split
+    still goes by the folder above it.
     """
     if spec.strip().lower() == "demo":
-        return DEMO_LABEL
+        return DEMO_LABEL if english else _(DEMO_LABEL)
     path = PurePath(spec.rstrip("/\\"))
     if path.name.lower() in ("train", "validation", "val", "valid", "test") and path.parent.name:
         return path.parent.name
@@ -204,12 +252,15 @@ def run_label(record) -> str:
 
     The run's name is shown only when it is not the default ("scratch #3").
     """
-    name = run_title(record).removeprefix("Run ")
+    name = _run_name(record)
     accuracy = record.summary.val_accuracy
-    figure = f" {accuracy:.3f}" if accuracy is not None else ""
+    figure = f"{accuracy:.3f}" if accuracy is not None else None
     if record.status == "finished":
-        return name + (f" ·{figure}" if figure else "")
-    return f"{name} · {record.status}" + (f" at{figure}" if figure else "")
+        return f"{name} · {figure}" if figure else name
+    status = status_text(record.status)
+    if figure is None:
+        return f"{name} · {status}"
+    return _("{name} · {status} at {accuracy}").format(name=name, status=status, accuracy=figure)
 
 
 def is_default_worthy(record) -> bool:
@@ -254,15 +305,18 @@ def class_warning(record, class_names: list[str] | None, dataset_name: str = "")
     trained = trained_classes(record)
     if not trained or not class_names or trained == list(class_names):
         return None
-    where = dataset_name or "the active dataset"
-    if dataset_label(record) == DEMO_LABEL:
-        trained_on = f"synthetic data (the demo's classes {', '.join(trained)})"
-    else:
-        trained_on = f"other classes ({', '.join(trained)})"
-    return (
-        f"Run #{record.id} was trained on {trained_on}, not on the classes of {where}, "
-        f"which are {', '.join(class_names)}; it can only answer with its own classes."
-    )
+    where = dataset_name or _("the active dataset")
+    words = {"run": record.id, "trained": ", ".join(trained), "where": where,
+             "classes": ", ".join(class_names)}  # fmt: skip
+    if spec_label(str(record.dataset or record.config.data or ""), english=True) == DEMO_LABEL:
+        return _(
+            "Run #{run} was trained on synthetic data (the demo's classes {trained}), not on "
+            "the classes of {where}, which are {classes}; it can only answer with its own classes."
+        ).format(**words)
+    return _(
+        "Run #{run} was trained on other classes ({trained}), not on the classes of {where}, "
+        "which are {classes}; it can only answer with its own classes."
+    ).format(**words)
 
 
 def headline(prediction) -> str:
@@ -374,10 +428,15 @@ def accuracy_sentence(figures, bold: bool = False) -> str | None:
     if None in (acc, low, high, n):
         return None
     value = f"**{acc:.3f}**" if bold else f"{acc:.3f}"
-    return f"Validation accuracy {value} (95% interval {low:.3f}–{high:.3f}, n = {n})"
+    return _("Validation accuracy {value} (95% interval {interval}, n = {n})").format(
+        value=value, interval=format_interval(low, high), n=n
+    )
 
 
-_RESTORED_BY_WORDS = {"val_accuracy": "validation accuracy", "val_loss": "validation loss"}
+_RESTORED_BY_WORDS = {
+    "val_accuracy": N_("validation accuracy"),
+    "val_loss": N_("validation loss"),
+}
 
 
 def result_line(summary) -> str | None:
@@ -396,11 +455,14 @@ def top_run_sentence(summary) -> str | None:
     were restored", or None for a run without a top run's figure."""
     if summary.top_run_val_accuracy is None:
         return None
-    text = f"Its top model (run {summary.top_run_id}) had {summary.top_run_val_accuracy:.3f}"
-    if summary.best_weights_restored:
-        by = _RESTORED_BY_WORDS.get(summary.restored_by, summary.restored_by or "?")
-        text += f"; the best epoch's weights (by {by}) were restored"
-    return text
+    figures = {"run": summary.top_run_id, "accuracy": f"{summary.top_run_val_accuracy:.3f}"}
+    if not summary.best_weights_restored:
+        return _("Its top model (run {run}) had {accuracy}").format(**figures)
+    by = summary.restored_by or "?"
+    by = _(_RESTORED_BY_WORDS[by]) if by in _RESTORED_BY_WORDS else by
+    return _(
+        "Its top model (run {run}) had {accuracy}; the best epoch's weights (by {by}) were restored"
+    ).format(by=by, **figures)
 
 
 def below_top_run_warning(summary) -> str | None:
@@ -409,10 +471,10 @@ def below_top_run_warning(summary) -> str | None:
     final, top = summary.val_accuracy, summary.top_run_val_accuracy
     if final is None or top is None or final >= top:
         return None
-    return (
-        f"Fine-tuning ended below its top model: validation accuracy {final:.3f} against "
-        f"{top:.3f} for run {summary.top_run_id}, so that run's model is the better one."
-    )
+    return _(
+        "Fine-tuning ended below its top model: validation accuracy {final} against "
+        "{top} for run {run}, so that run's model is the better one."
+    ).format(final=f"{final:.3f}", top=f"{top:.3f}", run=summary.top_run_id)
 
 
 def watched_run(records: list, preferred: int | None):
@@ -427,10 +489,15 @@ def watched_run(records: list, preferred: int | None):
 
 def run_title(record) -> str:
     """ "Run #3 · scratch", plus the run's name when it is not the default "scratch #3"."""
-    title = f"Run #{record.id} · {record.method}"
+    return _("Run {name}").format(name=_run_name(record))
+
+
+def _run_name(record) -> str:
+    """ "#3 · scratch", plus the run's name when it is not the default "scratch #3"."""
+    name = f"#{record.id} · {record.method}"
     if record.name and record.name != f"{record.method} #{record.id}":
-        title += f" · {record.name}"
-    return title
+        name += f" · {record.name}"
+    return name
 
 
 def reliability_frame(calibration) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from core.errors import RunError
+from core.i18n import _
 
 
 def mcnemar_exact(a_only: int, b_only: int) -> float:
@@ -62,23 +63,25 @@ class Comparison:
 
     def sentence(self, alpha: float = 0.05) -> str:
         """One sentence a user can act on."""
-        a, b = f"run #{self.run_a}", f"run #{self.run_b}"
-        counts = (
-            f"they disagree on {self.a_only + self.b_only} of {self.n} images "
-            f"({self.a_only} right only under {a}, {self.b_only} only under {b})"
-        )
+        counts = _(
+            "they disagree on {disagree} of {n} images ({a_only} right only under run #{a}, "
+            "{b_only} only under run #{b})"
+        ).format(disagree=self.a_only + self.b_only, n=self.n, a_only=self.a_only,
+                 b_only=self.b_only, a=self.run_a, b=self.run_b)  # fmt: skip
         if self.a_only == self.b_only:
-            return f"Neither run is better on these {self.n} images: {counts}."
-        better, worse = (b, a) if self.b_only > self.a_only else (a, b)
-        if self.p_value < alpha:
-            return (
-                f"{better.capitalize()} is really better than {worse} "
-                f"(p = {self.p_value:.3g}): {counts}."
+            return _("Neither run is better on these {n} images: {counts}.").format(
+                n=self.n, counts=counts
             )
-        return (
-            f"{better.capitalize()} looks better, but the difference could be chance "
-            f"(p = {self.p_value:.3g}): {counts}."
+        better, worse = (
+            (self.run_b, self.run_a) if self.b_only > self.a_only else (self.run_a, self.run_b)
         )
+        words = {"better": better, "worse": worse, "p": f"{self.p_value:.3g}", "counts": counts}
+        if self.p_value < alpha:
+            sentence = _("Run #{better} is really better than run #{worse} (p = {p}): {counts}.")
+            return sentence.format(**words)
+        return _(
+            "Run #{better} looks better, but the difference could be chance (p = {p}): {counts}."
+        ).format(**words)
 
     def to_dict(self) -> dict:
         return {
@@ -97,8 +100,10 @@ def compare_correctness(run_a: int, run_b: int, a: dict[str, bool], b: dict[str,
     """
     if set(a) != set(b):
         raise RunError(
-            f"Runs #{run_a} and #{run_b} were scored on different images "
-            f"({len(set(a) ^ set(b))} differ): compare them on one labelled folder instead."
+            _(
+                "Runs #{a} and #{b} were scored on different images ({n} differ): compare them "
+                "on one labelled folder instead."
+            ).format(a=run_a, b=run_b, n=len(set(a) ^ set(b)))
         )
     paths = sorted(a)
     a_only = sum(a[p] and not b[p] for p in paths)
@@ -141,8 +146,12 @@ def _stored_correctness(run_id: int, store) -> dict[str, bool]:
 
     path = store.run_folder(run_id).predictions()
     if not path.is_file():
+        from core.runs_view import status_text
+
         raise RunError(
-            f"Run #{run_id} has no validation predictions ({store.get(run_id).status}): "
-            "only finished or stopped runs can be compared."
+            _(
+                "Run #{run} has no validation predictions ({status}): only finished or stopped "
+                "runs can be compared."
+            ).format(run=run_id, status=status_text(store.get(run_id).status))
         )
     return {row["path"]: row["true"] == row["predicted"] for row in read_predictions_csv(path)}

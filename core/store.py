@@ -30,12 +30,28 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from core.errors import LabError, RunError
+from core.i18n import N_, _
 from core.paths import app_home
 from core.run_summary import RunSummary
 from core.train_config import TrainConfig
 
 STATUSES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
 ACTIVE_STATUSES = ("queued", "running")
+# A run's status in words (the store keeps the English identifier).
+STATUS_WORDS = {
+    "queued": N_("queued"),
+    "running": N_("running"),
+    "finished": N_("finished"),
+    "stopped": N_("stopped"),
+    "failed": N_("failed"),
+    "interrupted": N_("interrupted"),
+}
+
+
+def status_text(status: str) -> str:
+    """A run status in the session's language ("finished" / "완료")."""
+    return _(STATUS_WORDS[status]) if status in STATUS_WORDS else status
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -397,7 +413,7 @@ class RunStore:
             .fetchone()
         )
         if row is None:
-            raise RunError(f"Run {run_id} does not exist.")
+            raise RunError(_("Run {run} does not exist.").format(run=run_id))
         return _record(row)
 
     def list_runs(self) -> list[RunRecord]:
@@ -457,7 +473,7 @@ class RunStore:
         try:
             row = conn.execute("SELECT summary FROM runs WHERE id = ?", (int(run_id),)).fetchone()
             if row is None:
-                raise RunError(f"Run {run_id} does not exist.")
+                raise RunError(_("Run {run} does not exist.").format(run=run_id))
             summary = {**json.loads(row["summary"]), **figures}
             conn.execute(
                 "UPDATE runs SET summary = ? WHERE id = ?",
@@ -477,7 +493,7 @@ class RunStore:
         """
         name = (name or "").strip()
         if not name:
-            raise RunError(f"Run {run_id} needs a non-empty name.")
+            raise RunError(_("Run {run} needs a non-empty name.").format(run=run_id))
         self._require(run_id)
         self._conn().execute("UPDATE runs SET name = ? WHERE id = ?", (name, int(run_id)))
 
@@ -489,7 +505,9 @@ class RunStore:
         """
         record = self.get(run_id)
         if record.status == "running" and process_alive(record.pid):
-            raise RunError(f"Run {run_id} is running; stop it before deleting it.")
+            raise RunError(
+                _("Run {run} is running; stop it before deleting it.").format(run=run_id)
+            )
         conn = self._conn()
         tables = (
             ("batches", "run_id"), ("epochs", "run_id"), ("phases", "run_id"),
@@ -694,7 +712,7 @@ class RunStore:
     def _require(self, run_id: int) -> None:
         row = self._conn().execute("SELECT 1 FROM runs WHERE id = ?", (int(run_id),)).fetchone()
         if row is None:
-            raise RunError(f"Run {run_id} does not exist.")
+            raise RunError(_("Run {run} does not exist.").format(run=run_id))
 
 
 def _record(row: sqlite3.Row) -> RunRecord:

@@ -7,14 +7,18 @@ import labui
 from core import runs_view
 from core.errors import LabError
 from core.explain import explain_image
+from core.i18n import N_, _
 from core.imaging import UPLOAD_TYPES
 from core.predict import USABLE_STATUSES, predict_images, run_input
 
-st.title("Predict")
+# How a run fits images to its input size (`core.imaging.RESIZE_MODES`), in words.
+RESIZE_WORDS = {"stretch": N_("stretch"), "crop": N_("crop"), "pad": N_("pad")}
+
+st.title(_("Predict"))
 store = labui.run_store()
 runs = {r.id: r for r in store.list_runs() if r.status in USABLE_STATUSES}
 if not runs:
-    st.info("No finished run yet: train one on the **Train** page first.")
+    st.info(_("No finished run yet: train one on the **Train** page first."))
     st.stop()
 
 labels = {i: runs_view.run_label(r) for i, r in runs.items()}
@@ -25,31 +29,32 @@ except LabError:
 class_names = list(ds.class_names) if ds else None
 best = runs_view.best_finished_run(list(runs.values()), class_names)
 chosen = st.multiselect(
-    "Models (finished runs; stopped ones are marked)", list(runs),
+    _("Models (finished runs; stopped ones are marked)"), list(runs),
     default=[best.id] if best else [], format_func=labels.get, key="predict_runs",
+    placeholder=_("Choose options"),
 )  # fmt: skip
 for run_id in chosen:
     warning = runs_view.class_warning(runs[run_id], class_names, ds.name if ds else "")
     if warning:
         st.warning(warning)
 uploads = st.file_uploader(
-    "Images (JPEG, PNG, WebP, BMP, GIF)", type=UPLOAD_TYPES,
+    _("Images (JPEG, PNG, WebP, BMP, GIF)"), type=UPLOAD_TYPES,
     accept_multiple_files=True, key="predict_upload",
 )  # fmt: skip
 images = list(uploads or [])
 sample_class = None
 if ds is not None:
     sample_class = st.selectbox(
-        "…or pick a validation image of the active dataset, of class", ds.class_names,
-        index=None, key="predict_class",
+        _("…or pick a validation image of the active dataset, of class"), ds.class_names,
+        index=None, placeholder=_("Choose an option"), key="predict_class",
     )  # fmt: skip
 if sample_class is not None:
     paths = [s.path for s in ds.class_samples("validation", sample_class)]
-    which = st.number_input("Which one", 1, len(paths), 1, key="predict_which")
+    which = st.number_input(_("Which one"), 1, len(paths), 1, key="predict_which")
     images.append(paths[which - 1])
 
 if not chosen or not images:
-    st.info("Choose at least one model and upload (or pick) an image.")
+    st.info(_("Choose at least one model and upload (or pick) an image."))
     st.stop()
 
 results = {}
@@ -63,7 +68,9 @@ if not results:
 frame = runs_view.prediction_frame({labels[i]: p for i, p in results.items()})
 gradcam_run = next(iter(results))
 show_gradcam = st.toggle(
-    f"Show where run #{gradcam_run} looked (Grad-CAM)", True, key="predict_gradcam"
+    _("Show where run #{run} looked (Grad-CAM)").format(run=gradcam_run),
+    True,
+    key="predict_gradcam",
 )
 size, mode = run_input(runs[gradcam_run])
 
@@ -73,16 +80,21 @@ def _show_image(image, index: int, left, middle) -> None:
     left = left.container(key=f"predict_input_{index}")
     middle = middle.container(key=f"predict_gradcam_{index}")
     if not show_gradcam:
-        left.image(labui.picture(image), caption="input", width=200)
+        left.image(labui.picture(image), caption=_("input"), width=200)
         return
     try:
         cam = explain_image(gradcam_run, image, store=store)
     except LabError as exc:
-        left.image(labui.picture(image), caption="input", width=200)
+        left.image(labui.picture(image), caption=_("input"), width=200)
         middle.warning(str(exc))
         return
-    left.image(cam.image, caption=f"as run #{gradcam_run} saw it ({mode}, {size} px)", width=200)
-    middle.image(cam.overlay, caption=f"where it saw {cam.class_name}", width=200)
+    seen = _("as run #{run} saw it ({mode}, {size} px)").format(
+        run=gradcam_run, mode=_(RESIZE_WORDS.get(mode, mode)), size=size
+    )
+    left.image(cam.image, caption=seen, width=200)
+    middle.image(
+        cam.overlay, caption=_("where it saw {name}").format(name=cam.class_name), width=200
+    )
 
 
 for index, image in enumerate(images):

@@ -14,9 +14,11 @@ from core.paths import PROJECT_ROOT
 # The pages and UI helpers whose strings are all marked (every one, once translated).
 UI_FILES = [
     PROJECT_ROOT / "pages" / "augment.py",
+    PROJECT_ROOT / "pages" / "compare.py",
     PROJECT_ROOT / "pages" / "data.py",
     PROJECT_ROOT / "pages" / "guide.py",
     PROJECT_ROOT / "pages" / "home.py",
+    PROJECT_ROOT / "pages" / "predict.py",
     PROJECT_ROOT / "pages" / "train.py",
     PROJECT_ROOT / "streamlit_app.py",
 ]

@@ -1,5 +1,7 @@
 """The Compare page on runs recorded directly in the store (no training needed)."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -155,7 +157,7 @@ def test_tflite_is_prepared_on_request_then_downloaded(tmp_path, make_run):
     assert (store.run_dir(run_id) / "exports" / f"run-{run_id}.tflite").stat().st_size > 1000
 
 
-def _paired_runs(make_run, tmp_path, right_a: int, right_b: int, n: int = 40):
+def _paired_runs(make_run, tmp_path, right_a: int, right_b: int, n: int = 40, history=None):
     """Two finished runs validated on the same n images, right on the first right_* of them."""
     y_true = np.array([i % 2 for i in range(n)])
     paths = [str(tmp_path / f"v{i}.png") for i in range(n)]
@@ -165,7 +167,7 @@ def _paired_runs(make_run, tmp_path, right_a: int, right_b: int, n: int = 40):
         probs = np.where(y_pred == 1, 0.97, 0.03)  # very sure, right or wrong
         run = make_run(
             name=name, image_size=32, epochs=1, classes=CLASSES,
-            predictions=(paths, y_true, probs),
+            predictions=(paths, y_true, probs), history=history,
         )  # fmt: skip
         ids.append(run.id)
     return ids
@@ -315,3 +317,57 @@ def test_a_finetune_run_shows_its_top_runs_figure_and_warns_when_below(tmp_path,
         "Fine-tuning ended below its top model: validation accuracy 0.750 against 0.900 for "
         "run 1, so that run's model is the better one."
     ]
+
+
+# Sentences and labels the Compare page shows with two paired runs, a cross-validation and a
+# hold-out evaluation: none of them may be left in English on the Korean page.
+COMPARE_SENTENCES = [
+    "Compare runs",
+    "all datasets",
+    "Hold-out column:",
+    "Cross-validation",
+    "Show the folds of",
+    "Evaluate on a hold-out folder",
+    "Curves",
+    "Runs to overlay",
+    "Training curves too (dashed)",
+    "Is one run really better?",
+    "is really better than run",
+    "McNemar's exact test",
+    "One run in detail",
+    "Validation accuracy",
+    "Can its confidence be trusted?",
+    "Images behind a cell",
+    "→ predicted",
+    "Manage",
+    "Rename",
+    "Delete run",
+]
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_compare_page_in_both_languages(language, tmp_path, make_run):
+    from core.store import StoredEvaluation
+    from tests.app import korean
+
+    for fold, acc in enumerate([0.3, 0.4, 0.5]):  # below chance: never the default run
+        make_run(summary={"val_accuracy": acc}, folds=3, fold=fold, cv_group="g", name=f"f{fold}")
+    history = [{"loss": 0.7, "accuracy": 0.6, "val_loss": 0.6, "val_accuracy": 0.6}]
+    a, b = _paired_runs(make_run, tmp_path, right_a=24, right_b=38, history=history)
+    RunStore().add_evaluation(
+        StoredEvaluation(b, "/data/more_pets", "more_pets", "all", 120, 0.825, 0.747, 0.883)
+    )
+    at = korean.render(PAGE, language, TIMEOUT)
+    korean.assert_spoken(at, COMPARE_SENTENCES, language)
+    table = at.dataframe[0].value
+    status, accuracy = ("status", "val acc") if language == "en" else ("상태", "검증 정확도")
+    assert table.loc[table["id" if language == "en" else "ID"] == b, accuracy].item() == 0.95
+    assert set(table[status]) == {"finished" if language == "en" else "완료"}
+    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    specs = json.dumps(specs, ensure_ascii=False)  # the curves, the reliability diagram, the matrix
+    for words in (["validation accuracy", "true class"], ["검증 정확도", "실제 클래스"]):
+        assert all(w in specs for w in words) == (words[0].isascii() == (language == "en"))
+    if language == "ko":  # the McNemar reading, numbers as in English
+        sentence = next(m.value for m in at.markdown if "더 낫습니다" in m.value)
+        assert sentence.startswith(f"실행 #{b}이(가) 실행 #{a}보다 정말 더 낫습니다(p = ")
+        assert any(m.value.startswith("검증 정확도 **0.950** (95% 신뢰구간 ") for m in at.markdown)

@@ -1,8 +1,10 @@
 """The Predict page on a run trained here for one epoch on the demo dataset."""
 
 import io
+import json
 
 import numpy as np
+import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -129,3 +131,42 @@ def test_gradcam_uses_the_run_s_resize_mode(make_run):
     assert not at.exception
     captions = [c for image in at.get("image") for c in image.captions]
     assert captions[0] == f"as run #{run_id} saw it (crop, 32 px)"
+
+
+# What the Predict page shows with two models (one on other classes, one stopped listed)
+# and an uploaded image: none of it may be left in English on the Korean page.
+PREDICT_SENTENCES = [
+    "Predict",
+    "Models (finished runs; stopped ones are marked)",
+    "…or pick a validation image of the active dataset, of class",
+    "looked (Grad-CAM)",
+    "stopped at",
+    "was trained on other classes",
+    "not on the classes of",
+    "it can only answer with its own classes",
+]
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_predict_page_in_both_languages(language, make_run):
+    from tests.app import korean
+
+    shapes = _model_run(make_run, "shapes", SHAPES)
+    letters = _model_run(make_run, "letters", ["a", "b", "c"], dataset="/d/letters")
+    _model_run(make_run, "halfway", SHAPES, status="stopped", accuracy=0.5)
+
+    def choose(at):
+        at.session_state["predict_runs"] = [shapes, letters]
+
+    at = korean.render(PAGE, language, TIMEOUT, setup=choose)
+    at.file_uploader(key="predict_upload").set_value([("red.png", _png(), "image/png")]).run()
+    korean.assert_spoken(at, PREDICT_SENTENCES, language)
+    captions = " ".join(c for image in at.get("image") for c in image.captions)
+    specs = json.dumps(
+        [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")], ensure_ascii=False
+    )
+    if language == "en":
+        assert f"as run #{shapes} saw it (stretch, 32 px)" in captions and '"probability"' in specs
+    else:
+        assert f"실행 #{shapes}이(가) 본 모습(늘이기, 32 px)" in captions
+        assert "saw it" not in captions and '"확률"' in specs

@@ -214,3 +214,30 @@ def test_with_holdout_adds_each_run_s_latest_figures_and_leaves_others_empty(run
     assert held.loc[scored.id, "hold-out n"] == 50 and held.loc[scored.id, "hold-out tta"] == "flip"
     assert held.loc[unscored.id, ["hold-out acc", "hold-out n", "hold-out"]].isna().all()
     assert "hold-out acc" not in table.columns  # the table given is left as it was
+
+
+def test_statuses_accuracy_and_labels_in_korean(run):
+    from core import i18n
+
+    stopped = run("stopped", val_accuracy=0.5)
+    finished = run("finished", val_accuracy=0.969, val_ci_low=0.954, val_ci_high=0.979, val_n=800)
+    i18n.set_language("ko")
+    assert [runs_view.status_text(s) for s in ("finished", "stopped", "running")] == [
+        "완료", "중지됨", "실행 중",
+    ]  # fmt: skip
+    assert runs_view.accuracy_sentence(finished.summary) == (
+        "검증 정확도 0.969 (95% 신뢰구간 0.954–0.979, n = 800)"
+    )
+    assert runs_view.run_label(stopped) == f"#{stopped.id} · bottleneck · r · 중지됨, 0.500"
+    assert runs_view.run_title(finished) == f"실행 #{finished.id} · bottleneck · r"
+    assert runs_view.format_seconds(75) == "1분 15초"
+    assert runs_view.spec_label("demo") == "데모(합성)"
+    assert runs_view.spec_label("demo", english=True) == "demo (synthetic)"  # what the store keeps
+    shown, config = runs_view.shown_table(runs_view.runs_table([finished]), {"val acc": 1})
+    assert {"상태", "검증 정확도", "95% 신뢰구간"} <= set(shown.columns)
+    assert config == {"검증 정확도": 1}
+    assert list(shown["상태"]) == ["완료"]
+    i18n.set_language("en")
+    assert runs_view.status_text("stopped") == "stopped"
+    assert runs_view.run_label(stopped) == f"#{stopped.id} · bottleneck · r · stopped at 0.500"
+    assert list(runs_view.runs_table([finished]).columns)[:3] == ["id", "name", "status"]  # CSV

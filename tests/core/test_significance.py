@@ -75,3 +75,18 @@ def test_cli_compare_without_predictions_is_one_line(capsys, make_run):
     err = capsys.readouterr().err
     assert f"Run #{queued} has no validation predictions (queued)" in err
     assert err.count("\n") == 1
+
+
+def test_the_mcnemar_reading_in_korean():
+    from core import i18n
+
+    a = {f"img{i}": i < 80 for i in range(100)}
+    b = {**a, **{f"img{i}": True for i in range(85, 100)}}  # 15 right only under B
+    i18n.set_language("ko")
+    sentence = compare_correctness(1, 2, a, b).sentence()
+    assert sentence == (
+        "실행 #2이(가) 실행 #1보다 정말 더 낫습니다(p = 6.1e-05): 이미지 100개 중 15개에서 "
+        "결과가 엇갈립니다(실행 #1만 맞힌 이미지 0개, 실행 #2만 맞힌 이미지 15개)."
+    )
+    with pytest.raises(RunError, match="서로 다른 이미지"):
+        compare_correctness(1, 2, {"x": True}, {"y": True})
