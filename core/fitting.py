@@ -115,11 +115,15 @@ def compile_model(model, config: TrainConfig, num_classes: int, steps_per_epoch:
     )
 
 
-def image_inputs(run: TrainingRun, split: str, shuffle: bool, augmenter=None):
-    """A split as model input: a tf.data pipeline, or numpy arrays without TensorFlow."""
+def image_inputs(run: TrainingRun, split: str, shuffle: bool, augmenter=None, decoded=None):
+    """A split as model input: a tf.data pipeline, or numpy arrays without TensorFlow.
+
+    `decoded`: the split's arrays, if not `run.splits[split]` (fine-tuning's cached
+    prefix outputs: the same shuffling and batches as the images would get).
+    """
     from core.pipeline import has_tensorflow
 
-    decoded = run.splits[split]
+    decoded = run.splits[split] if decoded is None else decoded
     if has_tensorflow():
         from core.pipeline import make_tf_dataset
 
@@ -134,19 +138,33 @@ def image_inputs(run: TrainingRun, split: str, shuffle: bool, augmenter=None):
     return decoded.images.astype("float32"), np.asarray(decoded.labels)
 
 
-def fit_images(run: TrainingRun, model) -> dict:
-    """Compile `model` and fit it on the run's decoded train and validation images."""
+def fit_images(run: TrainingRun, model, splits: dict | None = None, whole=None) -> dict:
+    """Compile `model` and fit it on the run's decoded train and validation images.
+
+    Args:
+        splits: "train" and "validation" arrays to fit on instead of `run.splits`
+            (fine-tuning's cached prefix outputs, `model` then being the tail).
+        whole: the model the best epoch is saved as, if not `model` (the whole
+            fine-tuning model, whose tail `model` is).
+    """
     from core.augment import run_augmenter
 
-    steps = math.ceil(len(run.splits["train"]) / run.global_batch)
+    splits = splits or run.splits
+    steps = math.ceil(len(splits["train"]) / run.global_batch)
     compile_model(model, run.config, len(run.class_names), steps)
-    train_inputs = image_inputs(run, "train", True, run_augmenter(run.config, "pipeline"))
-    val_inputs = image_inputs(run, "validation", False)
-    return fit_model(run, model, train_inputs, val_inputs, len(run.splits["train"]))
+    augmenter = run_augmenter(run.config, "pipeline")
+    train_inputs = image_inputs(run, "train", True, augmenter, splits["train"])
+    val_inputs = image_inputs(run, "validation", False, decoded=splits["validation"])
+    return fit_model(run, model, train_inputs, val_inputs, len(splits["train"]), whole)
 
 
-def fit_model(run: TrainingRun, model, train_inputs, val_inputs, num_samples: int) -> dict:
-    """`model.fit` with the run's callbacks; returns what `core.evaluate.finish` needs."""
+def fit_model(
+    run: TrainingRun, model, train_inputs, val_inputs, num_samples: int, whole=None
+) -> dict:
+    """`model.fit` with the run's callbacks; returns what `core.evaluate.finish` needs.
+
+    `whole`: the model saved as the best epoch's file, if not `model` (see `fit_images`).
+    """
     import keras
 
     from core import callbacks as cb
@@ -156,7 +174,7 @@ def fit_model(run: TrainingRun, model, train_inputs, val_inputs, num_samples: in
     progress = cb.StoreProgress(run.store, run.run_id, run.global_batch, num_samples)
     stop = cb.StopOnRequest(run.should_stop)
     on_disk = run.config.method != "bottleneck"  # a top model alone cannot classify images
-    best = cb.BestCheckpoint("val_accuracy", run.folder.best if on_disk else None)
+    best = cb.BestCheckpoint("val_accuracy", run.folder.best if on_disk else None, whole)
     callbacks = [progress, stop, best]
     if run.report is not None:
         callbacks.append(cb.EpochReporter(run.report))
