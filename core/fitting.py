@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -19,6 +20,8 @@ import numpy as np
 
 from core.store import RunFolder
 from core.train_config import TrainConfig
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -237,6 +240,114 @@ def epoch_timing(epoch_seconds: list[float]) -> dict:
     }
 
 
+# --- fine-tuning through its cached frozen prefix (issue 13) ----------------------------
+
+
+def fit_finetune(run: TrainingRun, base, top, model, cache: bool = True) -> dict:
+    """Fit the fine-tuning model: through its cached frozen prefix when nothing augments
+    (issue 13: the frozen layers then compute the same outputs every epoch), else whole.
+
+    On the cached path only the tail (unfrozen blocks + top) trains, on the prefix's
+    outputs with the same shuffling and batches; it shares its layers with `model`, so
+    `model` is the trained one, and `finish` evaluates and saves `model` on images.
+    `cache`: keep the prefix outputs in the features cache (False: `time_epochs`'
+    random images).
+    """
+    from core import backbones, models
+
+    config = run.config
+    split, reason = None, prefix_refusal(config)
+    if reason is None:
+        boundary = backbones.finetune_boundary(config.backbone, base, config.unfreeze_blocks)
+        try:
+            split = models.split_finetune_model(base, top, config.backbone, boundary)
+        except ValueError as exc:
+            reason = str(exc)
+    if split is not None:
+        reason = _prefix_too_large(run, split)
+    if reason is not None:
+        _log.info("Run %s fine-tunes the whole model: %s", run.run_id, reason)
+        run.store.update_summary(run.run_id, prefix_cached=False, prefix_skipped_reason=reason)
+        return fit_images(run, model)
+    outputs = _prefix_outputs(run, split) if cache else _prefix_arrays(run, split)
+    return fit_images(run, split.tail, outputs, whole=model)
+
+
+def prefix_refusal(config: TrainConfig) -> str | None:
+    """Why the frozen prefix's outputs cannot be cached for `config`, or None."""
+    if not config.augment.is_identity():
+        return "augmentation changes the frozen layers' input every epoch"
+    return None
+
+
+def _prefix_too_large(run: TrainingRun, split) -> str | None:
+    """The cached outputs are held in memory: refuse them above the memory budget."""
+    from core import disk_cache
+
+    images = sum(len(run.splits[s]) for s in ("train", "validation"))
+    size = images * math.prod(split.tail.input_shape[1:]) * 4
+    budget = disk_cache.memory_budget_bytes()
+    if size <= budget:
+        return None
+    return (
+        f"the frozen prefix's outputs ({size / 2**20:.0f} MB) are above the memory "
+        f"budget ({budget / 2**20:.0f} MB)"
+    )
+
+
+def _prefix_outputs(run: TrainingRun, split) -> dict:
+    """The frozen prefix's outputs on the train and validation images, computed once
+    (or read from the features cache), as splits for `fit_images`."""
+    from keras import mixed_precision
+
+    from core import features
+    from core.pipeline import DecodedSplit
+
+    config = run.config
+    key = features.prefix_key(
+        config,
+        run.dataset.fingerprint(),
+        split.layer,
+        split.prefix,
+        mixed_precision.dtype_policy().name,
+    )
+    feats = features.load_or_compute(
+        {s: run.splits[s] for s in ("train", "validation")},
+        run.class_names,
+        key,
+        lambda: split.prefix,
+        batch_size=32,
+        progress=run.store.phase_reporter(run.run_id, "extract"),
+    )
+    run.store.update_summary(
+        run.run_id,
+        prefix_cached=True,
+        prefix_layer=split.layer,
+        prefix_seconds=feats.extract_seconds,
+        prefix_cache_hit=feats.cache_hit,
+    )
+    return {
+        s: DecodedSplit(feats.x[s], feats.y[s], feats.paths[s], [], run.class_names)
+        for s in ("train", "validation")
+    }
+
+
+def _prefix_arrays(run: TrainingRun, split) -> dict:
+    """The prefix outputs, computed now and not cached (`time_epochs`' random images)."""
+    from core.pipeline import DecodedSplit
+
+    return {
+        s: DecodedSplit(
+            split.prefix.predict(d.images.astype("float32"), batch_size=32, verbose=0),
+            d.labels,
+            d.paths,
+            [],
+            run.class_names,
+        )  # fmt: skip
+        for s, d in ((s, run.splits[s]) for s in ("train", "validation"))
+    }
+
+
 # --- timing for estimates (core.estimate) ------------------------------------------------
 
 
@@ -328,6 +439,9 @@ def _timed_fit(config: TrainConfig, num_classes: int, steps: int, val_steps: int
                     config.unfreeze_blocks, config.train_batchnorm,
                 )  # fmt: skip
             run.splits = {"train": split(steps), "validation": split(val_steps)}
-            fit_images(run, model)
+            if config.method == "finetune":
+                fit_finetune(run, base, top, model, cache=False)
+            else:
+                fit_images(run, model)
         store.close()
     return timer.timing(steps, val_steps)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import math
 import os
 import time
@@ -35,10 +34,15 @@ from core.augment import run_augmenter
 from core.devices import precision_policy
 from core.errors import LabError, RunError
 from core.evaluate import finish, predict_probs
-from core.fitting import TrainingRun, apply_seed, compile_model, fit_images, fit_model
+from core.fitting import (
+    TrainingRun,
+    apply_seed,
+    compile_model,
+    fit_finetune,
+    fit_images,
+    fit_model,
+)
 from core.train_config import TrainConfig
-
-_log = logging.getLogger(__name__)
 
 # --- public entry points ---------------------------------------------------------------
 
@@ -286,95 +290,8 @@ def _finetune(run: TrainingRun) -> str:
     run.store.update_summary(
         run.run_id, top_run_id=top_run, top_run_val_accuracy=record.summary.val_accuracy
     )
-    fit = _fit_finetune(run, base, top, model)
+    fit = fit_finetune(run, base, top, model)
     return finish(run, model, fit)
-
-
-def _fit_finetune(run: TrainingRun, base, top, model) -> dict:
-    """Fit the fine-tuning model: through its cached frozen prefix when nothing augments
-    (issue 13: the frozen layers then compute the same outputs every epoch), else whole.
-
-    On the cached path only the tail (unfrozen blocks + top) trains, on the prefix's
-    outputs with the same shuffling and batches; it shares its layers with `model`, so
-    `model` is the trained one, and `finish` evaluates and saves `model` on images.
-    """
-    from core import backbones, models
-
-    config = run.config
-    split, reason = None, _prefix_refusal(config)
-    if reason is None:
-        boundary = backbones.finetune_boundary(config.backbone, base, config.unfreeze_blocks)
-        try:
-            split = models.split_finetune_model(base, top, config.backbone, boundary)
-        except ValueError as exc:
-            reason = str(exc)
-    if split is not None:
-        reason = _prefix_too_large(run, split)
-    if reason is not None:
-        _log.info("Run %s fine-tunes the whole model: %s", run.run_id, reason)
-        run.store.update_summary(run.run_id, prefix_cached=False, prefix_skipped_reason=reason)
-        return fit_images(run, model)
-    outputs = _prefix_outputs(run, split)
-    return fit_images(run, split.tail, outputs, whole=model)
-
-
-def _prefix_refusal(config: TrainConfig) -> str | None:
-    """Why the frozen prefix's outputs cannot be cached for `config`, or None."""
-    if not config.augment.is_identity():
-        return "augmentation changes the frozen layers' input every epoch"
-    return None
-
-
-def _prefix_too_large(run: TrainingRun, split) -> str | None:
-    """The cached outputs are held in memory: refuse them above the memory budget."""
-    from core import disk_cache
-
-    images = sum(len(run.splits[s]) for s in ("train", "validation"))
-    size = images * math.prod(split.tail.input_shape[1:]) * 4
-    budget = disk_cache.memory_budget_bytes()
-    if size <= budget:
-        return None
-    return (
-        f"the frozen prefix's outputs ({size / 2**20:.0f} MB) are above the memory "
-        f"budget ({budget / 2**20:.0f} MB)"
-    )
-
-
-def _prefix_outputs(run: TrainingRun, split) -> dict:
-    """The frozen prefix's outputs on the train and validation images, computed once
-    (or read from the features cache), as splits for `fit_images`."""
-    from keras import mixed_precision
-
-    from core import features
-    from core.pipeline import DecodedSplit
-
-    config = run.config
-    key = features.prefix_key(
-        config,
-        run.dataset.fingerprint(),
-        split.layer,
-        split.prefix,
-        mixed_precision.dtype_policy().name,
-    )
-    feats = features.load_or_compute(
-        {s: run.splits[s] for s in ("train", "validation")},
-        run.class_names,
-        key,
-        lambda: split.prefix,
-        batch_size=32,
-        progress=run.store.phase_reporter(run.run_id, "extract"),
-    )
-    run.store.update_summary(
-        run.run_id,
-        prefix_cached=True,
-        prefix_layer=split.layer,
-        prefix_seconds=feats.extract_seconds,
-        prefix_cache_hit=feats.cache_hit,
-    )
-    return {
-        s: DecodedSplit(feats.x[s], feats.y[s], feats.paths[s], [], run.class_names)
-        for s in ("train", "validation")
-    }
 
 
 def _train_stage1(run: TrainingRun) -> int | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import backbones, models, training
+from core import backbones, fitting, models
 from core.augment_config import PRESETS
 from core.datasets import load_dataset
 from core.metrics import read_predictions_csv
@@ -104,8 +104,8 @@ def test_cached_prefix_training_equals_whole_model_training(tiny_root, monkeypat
     cached = store.get(start_run(config, store))
     assert cached.summary.prefix_cached and cached.summary.prefix_layer == "block_15_add"
     assert not cached.summary.prefix_cache_hit and cached.summary.prefix_seconds > 0
-    refusal = training._prefix_refusal
-    monkeypatch.setattr(training, "_prefix_refusal", lambda _config: "forced for the test")
+    refusal = fitting.prefix_refusal
+    monkeypatch.setattr(fitting, "prefix_refusal", lambda _config: "forced for the test")
     whole = store.get(start_run(config, store))
     assert whole.summary.prefix_cached is False
     assert whole.summary.prefix_skipped_reason == "forced for the test"
@@ -121,15 +121,35 @@ def test_cached_prefix_training_equals_whole_model_training(tiny_root, monkeypat
     np.testing.assert_allclose(
         saved.predict(images, verbose=0).reshape(-1), _probs(store, cached.id)[:, 1], atol=1e-5
     )
-    monkeypatch.setattr(training, "_prefix_refusal", refusal)
+    monkeypatch.setattr(fitting, "prefix_refusal", refusal)
     again = store.get(start_run(config, store))
     assert again.summary.prefix_cache_hit and again.summary.prefix_seconds == 0
     np.testing.assert_allclose(_probs(store, again.id), _probs(store, cached.id), atol=1e-5)
 
 
 def test_augmentation_keeps_the_whole_model():
-    assert training._prefix_refusal(TrainConfig.defaults("finetune")) == (
+    assert fitting.prefix_refusal(TrainConfig.defaults("finetune")) == (
         "augmentation changes the frozen layers' input every epoch"
     )
     plain = TrainConfig.defaults("finetune", augment=PRESETS["none"])
-    assert training._prefix_refusal(plain) is None
+    assert fitting.prefix_refusal(plain) is None
+
+
+@pytest.mark.slow
+def test_time_epochs_times_the_tail_without_caching(app_home, monkeypatch):
+    computed = []
+    arrays = fitting._prefix_arrays
+    monkeypatch.setattr(
+        fitting,
+        "_prefix_arrays",
+        lambda run, split: computed.append(split.layer) or arrays(run, split),
+    )
+    config = TrainConfig.defaults(
+        "finetune", backbone=MOBILENET, image_size=E2E_SIZE, augment=PRESETS["none"]
+    )
+    timing = fitting.time_epochs(config, 2, steps=2, val_steps=1)
+    assert timing.train_step > 0 and timing.steps == 2
+    assert computed == ["block_15_add"]  # the tail was timed, on prefix outputs
+    assert not (app_home / "cache" / "features").exists() or not any(
+        (app_home / "cache" / "features").iterdir()
+    )  # random images are never cached
