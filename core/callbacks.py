@@ -134,11 +134,15 @@ class BestCheckpoint(keras.callbacks.Callback):
     Args:
         monitor: the epoch figure to maximise (`val_accuracy`) or minimise (`*loss`).
         path: where to save the best model, or None to keep it in memory only.
+        saved_model: the model saved at `path`, if not the one trained (fine-tuning's
+            whole model, when only its tail trains on cached prefix outputs).
     """
 
-    def __init__(self, monitor: str = "val_accuracy", path: str | Path | None = None):
+    def __init__(
+        self, monitor: str = "val_accuracy", path: str | Path | None = None, saved_model=None
+    ):
         super().__init__()
-        self.monitor, self.path = monitor, path
+        self.monitor, self.path, self.saved_model = monitor, path, saved_model
         self._sign = -1.0 if "loss" in monitor else 1.0
 
     def on_train_begin(self, logs=None):
@@ -153,7 +157,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         self.best, self.best_epoch = value, epoch + 1
         self.best_weights = self.model.get_weights()
         if self.path is not None:
-            self.model.save(self.path)
+            (self.saved_model or self.model).save(self.path)
 
     def restore(self) -> bool:
         """Put the best epoch's weights back into the model; False if there were none."""

@@ -101,6 +101,8 @@ def from_history(records: list, method: str, backbone: str | None, dataset: str,
     scale = (image_size / size) ** 2
     per_epoch = s.steady_seconds_per_epoch or s.seconds_per_epoch
     extract = 0.0 if s.feature_cache_hit else s.extract_seconds
+    if s.prefix_cached:  # fine-tuning's frozen prefix, computed once (issue 13)
+        extract = s.prefix_seconds
     parts = {
         "decode": (s.decode_seconds or 0.0) * scale,
         "extract": (extract or 0.0) * scale,
@@ -134,7 +136,7 @@ def measure(
         The estimate: a steady epoch, and once-only costs (decode, extract, stage1,
         warmup) apart.
     """
-    from core.fitting import time_epochs
+    from core.fitting import prefix_refusal, time_epochs
     from core.train_config import TrainConfig
 
     batch = config.batch_size
@@ -146,6 +148,9 @@ def measure(
         parts["decode"] = decode_seconds(dataset, config.image_size, config.resize_mode)
     if config.method == "bottleneck" and not _features_cached(config, dataset):
         parts["extract"] = extract_seconds(config, n_train * (1 + config.augment_copies) + n_val)
+    if config.method == "finetune" and prefix_refusal(config) is None:
+        # The frozen prefix's outputs, computed once: about the base's forward pass.
+        parts["extract"] = extract_seconds(config, n_train + n_val)
     if config.method == "finetune" and config.top_run is None:
         stage = TrainConfig.defaults(
             "bottleneck",

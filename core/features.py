@@ -8,6 +8,10 @@ when K > 0). A second run with the same settings loads the file and extracts not
 
 Training features hold each image once un-augmented, then K augmented copies
 (the blog's footnote); validation and test features are never augmented.
+
+The same cache holds the outputs of a fine-tuning model's frozen prefix (issue 13,
+`prefix_key`, `load_or_compute`): fine-tuning without augmentation computes them once
+and trains only the unfrozen tail on them.
 """
 
 from __future__ import annotations
@@ -66,8 +70,13 @@ def feature_key(
     copies: int = 0,
     augment: dict | None = None,
     seed: int | None = None,
+    prefix: dict | None = None,
 ) -> str:
-    """The cache key: a hash of every setting the features depend on."""
+    """The cache key: a hash of every setting the features depend on.
+
+    `prefix` (issue 13): the outputs of a fine-tuning model's frozen prefix rather
+    than of the whole base: its split layer, a digest of its weights and its precision.
+    """
     parts = {
         "version": CACHE_VERSION,
         "dataset": fingerprint,
@@ -79,8 +88,11 @@ def feature_key(
     }
     if copies > 0:  # augmentation only matters when augmented copies are made
         parts.update(augment=augment or {}, seed=seed)
+    if prefix is not None:  # absent for bottleneck features: their keys stay as they were
+        parts["prefix"] = prefix
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
-    return f"{backbone}-{image_size}-{digest}"
+    kind = "-prefix" if prefix is not None else ""
+    return f"{backbone}-{image_size}{kind}-{digest}"
 
 
 def run_feature_key(config, fingerprint: str) -> str:
@@ -89,6 +101,29 @@ def run_feature_key(config, fingerprint: str) -> str:
         fingerprint, config.backbone, config.pretrained, config.image_size, config.resize_mode,
         config.augment_copies, config.augment.to_dict(), config.seed,
     )  # fmt: skip
+
+
+def prefix_key(config, fingerprint: str, layer: str, model: keras.Model, precision: str) -> str:
+    """The cache key of a fine-tuning run's frozen-prefix outputs (`models.FinetuneSplit`).
+
+    The weights are keyed by a digest of their values, not by "imagenet"/"random":
+    random weights depend on the seed and on what ran before in the process.
+    """
+    prefix = {"layer": layer, "weights": weights_digest(model), "precision": precision}
+    return feature_key(
+        fingerprint, config.backbone, config.pretrained, config.image_size, config.resize_mode,
+        config.augment_copies, config.augment.to_dict(), config.seed, prefix=prefix,
+    )  # fmt: skip
+
+
+def weights_digest(model: keras.Model) -> str:
+    """A hash of every weight value of `model` (milliseconds for a conv base)."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        value = np.ascontiguousarray(keras.ops.convert_to_numpy(weight))
+        digest.update(f"{weight.path}:{value.dtype}:{value.shape}".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()[:20]
 
 
 def cache_path(key: str) -> Path:
@@ -149,6 +184,38 @@ def load_or_extract(
         key: from `feature_key`.
         make_base: builds the conv base (only called when extracting).
         backbone: the base's registry key.
+        copies, augmenter, batch_size, progress: as `load_or_compute`'s.
+
+    Returns:
+        The `FeatureSet`.
+    """
+    return load_or_compute(
+        splits, class_names, key,
+        lambda: models.extraction_model(make_base(), backbone),
+        copies, augmenter, batch_size, progress,
+    )  # fmt: skip
+
+
+def load_or_compute(
+    splits: dict,
+    class_names: list[str],
+    key: str,
+    make_model: Callable[[], keras.Model],
+    copies: int = 0,
+    augmenter=None,
+    batch_size: int = 32,
+    progress: Callable[[int, int], None] | None = None,
+) -> FeatureSet:
+    """Loads cached outputs of a model over raw images for `key`, or computes and caches
+    them: bottleneck features (`load_or_extract`), or a fine-tuning model's frozen
+    prefix (`core.training`, issue 13).
+
+    Args:
+        splits: split name -> `DecodedSplit` (from `core.pipeline.load_split`).
+        class_names: the dataset's class names.
+        key: from `feature_key` / `prefix_key`.
+        make_model: builds the model taking raw [0, 255] images (only called when
+            computing; it must run in inference mode).
         copies: K augmented copies of each training image.
         augmenter: the augmentation stack for the copies (needed when K > 0).
         batch_size: images per forward pass.
@@ -177,8 +244,7 @@ def load_or_extract(
 
     if progress is not None:
         progress(0, total)
-    base = make_base()
-    plain = models.extraction_model(base, backbone)
+    plain = make_model()
     x, y, paths = {}, {}, {}
     for split, decoded in splits.items():
         x[split] = extract(plain, decoded.images, batch_size, on_batch=on_batch)

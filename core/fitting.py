@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -19,6 +20,8 @@ import numpy as np
 
 from core.store import RunFolder
 from core.train_config import TrainConfig
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -115,11 +118,15 @@ def compile_model(model, config: TrainConfig, num_classes: int, steps_per_epoch:
     )
 
 
-def image_inputs(run: TrainingRun, split: str, shuffle: bool, augmenter=None):
-    """A split as model input: a tf.data pipeline, or numpy arrays without TensorFlow."""
+def image_inputs(run: TrainingRun, split: str, shuffle: bool, augmenter=None, decoded=None):
+    """A split as model input: a tf.data pipeline, or numpy arrays without TensorFlow.
+
+    `decoded`: the split's arrays, if not `run.splits[split]` (fine-tuning's cached
+    prefix outputs: the same shuffling and batches as the images would get).
+    """
     from core.pipeline import has_tensorflow
 
-    decoded = run.splits[split]
+    decoded = run.splits[split] if decoded is None else decoded
     if has_tensorflow():
         from core.pipeline import make_tf_dataset
 
@@ -134,19 +141,33 @@ def image_inputs(run: TrainingRun, split: str, shuffle: bool, augmenter=None):
     return decoded.images.astype("float32"), np.asarray(decoded.labels)
 
 
-def fit_images(run: TrainingRun, model) -> dict:
-    """Compile `model` and fit it on the run's decoded train and validation images."""
+def fit_images(run: TrainingRun, model, splits: dict | None = None, whole=None) -> dict:
+    """Compile `model` and fit it on the run's decoded train and validation images.
+
+    Args:
+        splits: "train" and "validation" arrays to fit on instead of `run.splits`
+            (fine-tuning's cached prefix outputs, `model` then being the tail).
+        whole: the model the best epoch is saved as, if not `model` (the whole
+            fine-tuning model, whose tail `model` is).
+    """
     from core.augment import run_augmenter
 
-    steps = math.ceil(len(run.splits["train"]) / run.global_batch)
+    splits = splits or run.splits
+    steps = math.ceil(len(splits["train"]) / run.global_batch)
     compile_model(model, run.config, len(run.class_names), steps)
-    train_inputs = image_inputs(run, "train", True, run_augmenter(run.config, "pipeline"))
-    val_inputs = image_inputs(run, "validation", False)
-    return fit_model(run, model, train_inputs, val_inputs, len(run.splits["train"]))
+    augmenter = run_augmenter(run.config, "pipeline")
+    train_inputs = image_inputs(run, "train", True, augmenter, splits["train"])
+    val_inputs = image_inputs(run, "validation", False, decoded=splits["validation"])
+    return fit_model(run, model, train_inputs, val_inputs, len(splits["train"]), whole)
 
 
-def fit_model(run: TrainingRun, model, train_inputs, val_inputs, num_samples: int) -> dict:
-    """`model.fit` with the run's callbacks; returns what `core.evaluate.finish` needs."""
+def fit_model(
+    run: TrainingRun, model, train_inputs, val_inputs, num_samples: int, whole=None
+) -> dict:
+    """`model.fit` with the run's callbacks; returns what `core.evaluate.finish` needs.
+
+    `whole`: the model saved as the best epoch's file, if not `model` (see `fit_images`).
+    """
     import keras
 
     from core import callbacks as cb
@@ -156,7 +177,7 @@ def fit_model(run: TrainingRun, model, train_inputs, val_inputs, num_samples: in
     progress = cb.StoreProgress(run.store, run.run_id, run.global_batch, num_samples)
     stop = cb.StopOnRequest(run.should_stop)
     on_disk = run.config.method != "bottleneck"  # a top model alone cannot classify images
-    best = cb.BestCheckpoint("val_accuracy", run.folder.best if on_disk else None)
+    best = cb.BestCheckpoint("val_accuracy", run.folder.best if on_disk else None, whole)
     callbacks = [progress, stop, best]
     if run.report is not None:
         callbacks.append(cb.EpochReporter(run.report))
@@ -216,6 +237,114 @@ def epoch_timing(epoch_seconds: list[float]) -> dict:
     return {
         "steady_seconds_per_epoch": steady,
         "warmup_seconds": max(0.0, epoch_seconds[0] - steady),
+    }
+
+
+# --- fine-tuning through its cached frozen prefix (issue 13) ----------------------------
+
+
+def fit_finetune(run: TrainingRun, base, top, model, cache: bool = True) -> dict:
+    """Fit the fine-tuning model: through its cached frozen prefix when nothing augments
+    (issue 13: the frozen layers then compute the same outputs every epoch), else whole.
+
+    On the cached path only the tail (unfrozen blocks + top) trains, on the prefix's
+    outputs with the same shuffling and batches; it shares its layers with `model`, so
+    `model` is the trained one, and `finish` evaluates and saves `model` on images.
+    `cache`: keep the prefix outputs in the features cache (False: `time_epochs`'
+    random images).
+    """
+    from core import backbones, models
+
+    config = run.config
+    split, reason = None, prefix_refusal(config)
+    if reason is None:
+        boundary = backbones.finetune_boundary(config.backbone, base, config.unfreeze_blocks)
+        try:
+            split = models.split_finetune_model(base, top, config.backbone, boundary)
+        except ValueError as exc:
+            reason = str(exc)
+    if split is not None:
+        reason = _prefix_too_large(run, split)
+    if reason is not None:
+        _log.info("Run %s fine-tunes the whole model: %s", run.run_id, reason)
+        run.store.update_summary(run.run_id, prefix_cached=False, prefix_skipped_reason=reason)
+        return fit_images(run, model)
+    outputs = _prefix_outputs(run, split) if cache else _prefix_arrays(run, split)
+    return fit_images(run, split.tail, outputs, whole=model)
+
+
+def prefix_refusal(config: TrainConfig) -> str | None:
+    """Why the frozen prefix's outputs cannot be cached for `config`, or None."""
+    if not config.augment.is_identity():
+        return "augmentation changes the frozen layers' input every epoch"
+    return None
+
+
+def _prefix_too_large(run: TrainingRun, split) -> str | None:
+    """The cached outputs are held in memory: refuse them above the memory budget."""
+    from core import disk_cache
+
+    images = sum(len(run.splits[s]) for s in ("train", "validation"))
+    size = images * math.prod(split.tail.input_shape[1:]) * 4
+    budget = disk_cache.memory_budget_bytes()
+    if size <= budget:
+        return None
+    return (
+        f"the frozen prefix's outputs ({size / 2**20:.0f} MB) are above the memory "
+        f"budget ({budget / 2**20:.0f} MB)"
+    )
+
+
+def _prefix_outputs(run: TrainingRun, split) -> dict:
+    """The frozen prefix's outputs on the train and validation images, computed once
+    (or read from the features cache), as splits for `fit_images`."""
+    from keras import mixed_precision
+
+    from core import features
+    from core.pipeline import DecodedSplit
+
+    config = run.config
+    key = features.prefix_key(
+        config,
+        run.dataset.fingerprint(),
+        split.layer,
+        split.prefix,
+        mixed_precision.dtype_policy().name,
+    )
+    feats = features.load_or_compute(
+        {s: run.splits[s] for s in ("train", "validation")},
+        run.class_names,
+        key,
+        lambda: split.prefix,
+        batch_size=32,
+        progress=run.store.phase_reporter(run.run_id, "extract"),
+    )
+    run.store.update_summary(
+        run.run_id,
+        prefix_cached=True,
+        prefix_layer=split.layer,
+        prefix_seconds=feats.extract_seconds,
+        prefix_cache_hit=feats.cache_hit,
+    )
+    return {
+        s: DecodedSplit(feats.x[s], feats.y[s], feats.paths[s], [], run.class_names)
+        for s in ("train", "validation")
+    }
+
+
+def _prefix_arrays(run: TrainingRun, split) -> dict:
+    """The prefix outputs, computed now and not cached (`time_epochs`' random images)."""
+    from core.pipeline import DecodedSplit
+
+    return {
+        s: DecodedSplit(
+            split.prefix.predict(d.images.astype("float32"), batch_size=32, verbose=0),
+            d.labels,
+            d.paths,
+            [],
+            run.class_names,
+        )  # fmt: skip
+        for s, d in ((s, run.splits[s]) for s in ("train", "validation"))
     }
 
 
@@ -310,6 +439,9 @@ def _timed_fit(config: TrainConfig, num_classes: int, steps: int, val_steps: int
                     config.unfreeze_blocks, config.train_batchnorm,
                 )  # fmt: skip
             run.splits = {"train": split(steps), "validation": split(val_steps)}
-            fit_images(run, model)
+            if config.method == "finetune":
+                fit_finetune(run, base, top, model, cache=False)
+            else:
+                fit_images(run, model)
         store.close()
     return timer.timing(steps, val_steps)

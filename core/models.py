@@ -6,6 +6,8 @@
   one model that takes raw images (float [0, 255]), as fine-tuning trains it and as
   prediction uses it.
 - `extraction_model`: a conv base with its preprocessing, for bottleneck features.
+- `split_finetune_model`: a fine-tuning model cut into its frozen prefix and its
+  trainable tail (issue 13: the prefix's output is cached when nothing augments).
 - `load_model`: the one way to load a model the lab saved (custom layers included).
 
 Every model takes float32 images in [0, 255] and scales them itself: the scratch CNN
@@ -18,6 +20,7 @@ is the one that trains. Two classes get one sigmoid unit, three or more a softma
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import keras
 from keras import layers
@@ -273,3 +276,68 @@ def _conv_bn_relu(x, filters: int, strides: int, name: str):
     )(x)
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+@dataclass
+class FinetuneSplit:
+    """A fine-tuning model cut where its frozen part ends (issue 13).
+
+    Attributes:
+        prefix: raw images -> the split tensor: preprocessing and every layer below the
+            first unfrozen block, in inference mode. Frozen: the same output every
+            epoch when nothing augments the images, so it can be computed once.
+        tail: the split tensor -> probabilities: the unfrozen block(s) (inference-mode
+            BatchNorm, as in the whole model) and the top model. It shares its layer
+            objects with the whole model: training the tail trains the whole model.
+        layer: the name of the base's layer whose output is the split tensor.
+    """
+
+    prefix: keras.Model
+    tail: keras.Model
+    layer: str
+
+
+def split_finetune_model(
+    base: keras.Model, top: keras.Model, backbone: str, boundary: int
+) -> FinetuneSplit:
+    """Cut `make_finetune_model(base, top, backbone)` before `base.layers[boundary]`.
+
+    Raises:
+        ValueError: when not exactly one tensor crosses from the layers below
+            `boundary` to those above it (a residual connection spanning the cut):
+            the tail would need several inputs. The message names them.
+    """
+    crossing = _crossing_tensors(base, boundary)
+    if len(crossing) != 1:
+        names = ", ".join(t._keras_history[0].name for t in crossing) or "none"
+        raise ValueError(
+            f"{len(crossing)} tensors cross the frozen/trainable boundary of {backbone} "
+            f"before layer {base.layers[boundary].name} ({names}); a cached prefix needs one."
+        )
+    split = crossing[0]
+    inputs = keras.Input(shape=base.input_shape[1:], name="image")
+    x = Preprocess(backbone, name="preprocess")(inputs)
+    frozen = keras.Model(base.input, split, name="frozen_prefix")
+    prefix = keras.Model(inputs, frozen(x, training=False), name=f"{backbone}_prefix")
+    unfrozen = keras.Model(split, base.output, name="unfrozen_blocks")
+    tail_input = keras.Input(shape=tuple(split.shape[1:]), name="prefix_output")
+    tail = keras.Model(tail_input, top(unfrozen(tail_input, training=False)), name="tail")
+    return FinetuneSplit(prefix, tail, split._keras_history[0].name)
+
+
+def _crossing_tensors(base: keras.Model, boundary: int) -> list:
+    """The tensors of `base`'s graph made below `base.layers[boundary]` and used at or
+    above it (walks the graph back from the outputs through each tensor's node)."""
+    above = {id(layer) for layer in base.layers[boundary:]}
+    crossing, seen, stack = {}, set(), list(base.outputs)
+    while stack:
+        tensor = stack.pop()
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        operation, node_index, _ = tensor._keras_history
+        for source in operation._inbound_nodes[node_index].input_tensors:
+            if id(operation) in above and id(source._keras_history[0]) not in above:
+                crossing[id(source)] = source
+            stack.append(source)
+    return list(crossing.values())

@@ -183,12 +183,14 @@ def _gather(decoded: DecodedSplit):
 
     labels = tf.constant(decoded.labels, dtype=tf.int32)
     shape = decoded.images.shape[1:]
+    # uint8 pixels, or float32 outputs of a fine-tuning model's cached frozen prefix.
+    dtype = tf.as_dtype(decoded.images.dtype)
 
     def read(indices):
         return decoded.images[indices]
 
     def gather(indices):
-        batch = tf.numpy_function(read, [indices], tf.uint8, stateful=False)
+        batch = tf.numpy_function(read, [indices], dtype, stateful=False)
         batch.set_shape((None, *shape))
         return tf.cast(batch, tf.float32), tf.gather(labels, indices)
 

@@ -33,6 +33,13 @@ class RunSummary:
     # The top run's validation accuracy, copied when fine-tuning starts: the figure
     # fine-tuning must not end below (`runs_view.below_top_run_warning`).
     top_run_val_accuracy: float | None = None
+    # Fine-tuning without augmentation (issue 13): the frozen prefix's outputs computed
+    # once (or read from the cache) and only the tail trained on them; else the reason.
+    prefix_cached: bool | None = None
+    prefix_layer: str | None = None  # the base's layer whose output was cached
+    prefix_seconds: float | None = None  # computing them (0 on a cache hit)
+    prefix_cache_hit: bool | None = None
+    prefix_skipped_reason: str | None = None
     # Evaluation on the validation split (and the test split where there is one).
     val_accuracy: float | None = None
     val_ci_low: float | None = None

@@ -34,7 +34,14 @@ from core.augment import run_augmenter
 from core.devices import precision_policy
 from core.errors import LabError, RunError
 from core.evaluate import finish, predict_probs
-from core.fitting import TrainingRun, apply_seed, compile_model, fit_images, fit_model
+from core.fitting import (
+    TrainingRun,
+    apply_seed,
+    compile_model,
+    fit_finetune,
+    fit_images,
+    fit_model,
+)
 from core.i18n import _
 from core.train_config import TrainConfig
 
@@ -288,7 +295,7 @@ def _finetune(run: TrainingRun) -> str:
     run.store.update_summary(
         run.run_id, top_run_id=top_run, top_run_val_accuracy=record.summary.val_accuracy
     )
-    fit = fit_images(run, model)
+    fit = fit_finetune(run, base, top, model)
     return finish(run, model, fit)
 
 

@@ -9,6 +9,7 @@ import math
 import pytest
 
 from core import estimate, fitting
+from core.augment_config import PRESETS
 from core.callbacks import EpochTimer, EpochTiming
 from core.store import RunStore
 from core.train_config import TrainConfig
@@ -107,6 +108,21 @@ def test_measure_finetune_without_a_top_run_counts_stage1(timed):
     assert timed == ["finetune", "bottleneck"]
     with_top = estimate.measure(dataclasses.replace(config, top_run=7), 2, 2000, 800)
     assert "stage1" not in with_top.once_parts
+
+
+def test_measure_finetune_without_augmentation_counts_its_prefix_once(timed, past):
+    config = TrainConfig.defaults(
+        "finetune", batch_size=16, backbone="vgg16", top_run=7, augment=PRESETS["none"]
+    )
+    guess = estimate.measure(config, 2, n_train=2000, n_val=800)
+    assert guess.once_parts == pytest.approx({"extract": 28.0, "warmup": 5.0})
+    augmented = estimate.measure(dataclasses.replace(config, augment=PRESETS["blog: training"]),
+                                 2, 2000, 800)  # fmt: skip
+    assert "extract" not in augmented.once_parts
+    # A past run's prefix seconds are its once-only cost.
+    past("finetune", 150, steady_seconds_per_epoch=4.0, prefix_cached=True, prefix_seconds=6.0)
+    old = estimate.from_history(RunStore().list_runs(), "finetune", "vgg16", "demo", 150)
+    assert old.once_parts == {"extract": 6.0}
 
 
 def test_epoch_timer_takes_the_second_epoch_apart(monkeypatch):
