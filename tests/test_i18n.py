@@ -11,8 +11,10 @@ import pytest
 from core import i18n
 from core.paths import PROJECT_ROOT
 
-# The pages and UI helpers whose strings are all marked (every one, once translated).
+# The pages and UI helpers: every string they show is marked (and so translated).
 UI_FILES = [
+    PROJECT_ROOT / "charts.py",
+    PROJECT_ROOT / "labui.py",
     PROJECT_ROOT / "pages" / "augment.py",
     PROJECT_ROOT / "pages" / "compare.py",
     PROJECT_ROOT / "pages" / "data.py",
