@@ -170,3 +170,34 @@ def test_cli_errors_in_korean():
     result = _cli("--lang", "ko", "train", "--method", "nope", "--data", "demo")
     assert result.returncode == 2
     assert "오류" in result.stderr and "잘못된 선택" in result.stderr
+
+
+_USER_ERRORS = {
+    "LabError", "DatasetError", "ImageError", "DownloadError", "ZipImportError",
+    "WeightsError", "RunError",
+}  # fmt: skip
+
+
+def unmarked_errors(path) -> list[str]:
+    """`raise SomeLabError("plain text")`: a sentence users read, not marked."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)):
+            continue
+        func = node.exc.func
+        name = getattr(func, "id", None) or getattr(func, "attr", None)
+        if name in _USER_ERRORS and node.exc.args and _words(node.exc.args[0]):
+            found.append(f"{path.name}:{node.lineno}: {_words(node.exc.args[0])[:60]!r}")
+    return found
+
+
+def test_every_error_sentence_core_raises_is_marked(tmp_path):
+    found = [
+        line
+        for path in sorted((PROJECT_ROOT / "core").rglob("*.py"))
+        for line in unmarked_errors(path)
+    ]
+    assert not found, "wrap these in _() (core.i18n):\n" + "\n".join(found)
+    module = tmp_path / "module.py"
+    module.write_text('raise DatasetError(f"{path} is empty")\nraise RunError(_("ok"))\n')
+    assert unmarked_errors(module) == ["module.py:1: ' is empty'"]
