@@ -215,6 +215,16 @@ def set_active_augment(config_json: str) -> None:
     _remember(augment=config_json)
 
 
+# The augmentation's fields in a few words, for the sidebar's summary of a custom setting.
+_AUGMENT_FIELD_WORDS = {
+    "rotation_degrees": N_("rotation degrees"), "width_shift": N_("width shift"),
+    "height_shift": N_("height shift"), "shear_degrees": N_("shear degrees"),
+    "zoom": N_("zoom"), "horizontal_flip": N_("horizontal flip"),
+    "vertical_flip": N_("vertical flip"), "fill_value": N_("fill value"),
+    "brightness": N_("brightness"), "contrast": N_("contrast"),
+}  # fmt: skip
+
+
 def describe_augment(config) -> str:
     """A one-line summary of an `AugmentConfig` (or None): the preset's name or what is on."""
     from core.augment_config import preset_name
@@ -222,8 +232,9 @@ def describe_augment(config) -> str:
     if config is None:
         return _("the method's default (none chosen on the Augment page)")
     settings = config.to_dict()
-    on = [f"{k.replace('_', ' ')} {v:g}" for k, v in settings.items() if type(v) is float and v]
-    on += [k.replace("_", " ") for k, v in settings.items() if v is True]
+    word = {field: _(text) for field, text in _AUGMENT_FIELD_WORDS.items()}
+    on = [f"{word.get(k, k)} {v:g}" for k, v in settings.items() if type(v) is float and v]
+    on += [word.get(k, k) for k, v in settings.items() if v is True]
     preset = preset_name(config)
     return _(preset) if preset else ", ".join(on) or _("none")
 

@@ -145,3 +145,16 @@ def test_sidebar_choice_is_remembered_for_the_next_session():
     later = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
     later.run()
     assert later.session_state["ldl_language"] == "ko"  # from the app home's preferences
+
+
+def test_a_custom_augmentation_is_described_in_korean():
+    at = AppTest.from_file(str(PROJECT_ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.query_params["lang"] = "ko"
+    at.session_state["ldl_active_augment"] = (
+        '{"rotation_degrees": 40.0, "horizontal_flip": true, "zoom": 0.0}'
+    )
+    at.run()
+    assert not at.exception
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "회전 각도 40" in sidebar and "좌우 뒤집기" in sidebar
+    assert "rotation degrees" not in sidebar and "horizontal flip" not in sidebar
