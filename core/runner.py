@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.augment_config import AugmentConfig
-from core.i18n import N_, _
+from core.i18n import N_, _, current_language
 from core.paths import PROJECT_ROOT, app_home
 from core.store import Phase, RunRecord, RunStore
 from core.train_config import BLOG_METHODS, TrainConfig
@@ -199,8 +199,10 @@ def ensure_worker() -> int:
     env = {**os.environ, "LDL_HOME": str(home)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     with open(home / "worker.log", "ab") as log:
+        # The worker writes what users read (a failed run's reason, progress) in the
+        # language of whoever started it: the app session's, or the CLI's.
         child = subprocess.Popen(
-            [sys.executable, "-m", "core", "worker"],
+            [sys.executable, "-m", "core", "--lang", current_language(), "worker"],
             cwd=PROJECT_ROOT,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -184,3 +184,26 @@ def test_sigterm_stops_the_current_run_and_ends_the_worker(fake_worker_env):
     wait_for(lambda: store.get(run_id).status == "stopped", "the stop")
     wait_for(lambda: all(c.poll() is not None for c in runner._children), "the worker to exit")
     assert runner._children[0].returncode == 0
+
+
+def test_the_worker_speaks_the_language_of_whoever_started_it(monkeypatch):
+    """A failed run's reason is written by the worker: in Korean when a Korean session
+    (or `--lang ko`) started it."""
+    from core import i18n, runner
+
+    started = []
+
+    class FakeProcess:
+        pid = 4242
+
+        def poll(self):
+            return 0  # ended: nothing for the fixtures to stop
+
+    monkeypatch.setattr(runner, "_worker_pid", lambda: None)
+    monkeypatch.setattr(
+        runner.subprocess, "Popen", lambda argv, **kw: started.append(argv) or FakeProcess()
+    )
+    monkeypatch.setattr(runner, "_children", [])
+    i18n.set_language("ko")
+    assert runner.ensure_worker() == 4242
+    assert started[0][-3:] == ["--lang", "ko", "worker"]
