@@ -24,7 +24,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
-from core.i18n import N_
+from core.i18n import N_, _
 
 FILL_MODES = ("nearest", "reflect", "wrap", "constant")
 # The fill modes as the page shows them: Keras's identifiers, which the Korean catalog
@@ -202,24 +202,42 @@ class AugmentConfig:
             value = getattr(self, knob.field)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(
-                    f"Augmentation setting {knob.field} must be a number between "
-                    f"{knob.min:g} and {knob.max:g}. Received: {knob.field}={value!r}"
+                    _(
+                        "Augmentation setting {field} must be a number between {low} and "
+                        "{high}. Received: {field}={value}"
+                    ).format(
+                        field=knob.field,
+                        low=f"{knob.min:g}",
+                        high=f"{knob.max:g}",
+                        value=repr(value),
+                    )
                 )
             if not knob.min <= value <= knob.max:
                 raise ValueError(
-                    f"Augmentation setting {knob.field} must be between {knob.min:g} and "
-                    f"{knob.max:g}. Received: {knob.field}={value!r}"
+                    _(
+                        "Augmentation setting {field} must be between {low} and {high}. "
+                        "Received: {field}={value}"
+                    ).format(
+                        field=knob.field,
+                        low=f"{knob.min:g}",
+                        high=f"{knob.max:g}",
+                        value=repr(value),
+                    )
                 )
         for name in ("horizontal_flip", "vertical_flip"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(
-                    f"Augmentation setting {name} must be true or false. "
-                    f"Received: {name}={getattr(self, name)!r}"
+                    _(
+                        "Augmentation setting {field} must be true or false. "
+                        "Received: {field}={value}"
+                    ).format(field=name, value=repr(getattr(self, name)))
                 )
         if self.fill_mode not in FILL_MODES:
             raise ValueError(
-                f"Augmentation setting fill_mode must be one of {', '.join(FILL_MODES)}. "
-                f"Received: fill_mode={self.fill_mode!r}"
+                _(
+                    "Augmentation setting fill_mode must be one of {modes}. "
+                    "Received: fill_mode={value}"
+                ).format(modes=", ".join(FILL_MODES), value=repr(self.fill_mode))
             )
         return self
 
@@ -240,12 +258,18 @@ class AugmentConfig:
             ValueError: for an unknown field or a value out of range.
         """
         if not isinstance(data, dict):
-            raise ValueError(f"An augmentation config must be a JSON object. Received: {data!r}")
+            raise ValueError(
+                _("An augmentation config must be a JSON object. Received: {data}").format(
+                    data=repr(data)
+                )
+            )
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(
-                f"Unknown augmentation setting {unknown[0]!r}; known: {', '.join(sorted(known))}."
+                _("Unknown augmentation setting {name}; known: {known}.").format(
+                    name=repr(unknown[0]), known=", ".join(sorted(known))
+                )
             )
         values = dict(data)
         for name in ("horizontal_flip", "vertical_flip"):
@@ -267,7 +291,9 @@ class AugmentConfig:
         try:
             data = json.loads(text)
         except (TypeError, json.JSONDecodeError) as err:
-            raise ValueError(f"The augmentation config is not valid JSON: {err}.") from None
+            raise ValueError(
+                _("The augmentation config is not valid JSON: {error}.").format(error=err)
+            ) from None
         return cls.from_dict(data)
 
 

@@ -121,3 +121,12 @@ def test_importing_the_config_does_not_load_tensorflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+def test_a_bad_setting_is_refused_in_korean():
+    from core import i18n
+    from core.augment_config import AugmentConfig
+
+    i18n.set_language("ko")
+    with pytest.raises(ValueError, match="이미지 증가 설정 zoom는 .* 사이"):
+        AugmentConfig(zoom=5.0).validate()
