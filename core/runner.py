@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.augment_config import AugmentConfig
-from core.i18n import N_, _, current_language
+from core.i18n import _, current_language
 from core.paths import PROJECT_ROOT, app_home
 from core.store import Phase, RunRecord, RunStore
 from core.train_config import BLOG_METHODS, TrainConfig
@@ -49,17 +49,6 @@ IDLE_TIMEOUT_S = float(os.environ.get("LDL_WORKER_IDLE_S") or 30)  # tests short
 TRAIN_FUNCTION_ENV = "LDL_TRAIN_FUNCTION"
 
 _children: list[subprocess.Popen] = []  # workers we spawned, reaped when they end
-
-# A run's status (`core.store.STATUSES`, stored in English) in words for a page.
-STATUS_WORDS = {
-    "queued": N_("queued"), "running": N_("running"), "finished": N_("finished"),
-    "stopped": N_("stopped"), "failed": N_("failed"), "interrupted": N_("interrupted"),
-}  # fmt: skip
-
-
-def status_word(status: str) -> str:
-    """`status` in the current language (an unknown one as it is)."""
-    return _(STATUS_WORDS[status]) if status in STATUS_WORDS else status
 
 
 @dataclass

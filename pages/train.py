@@ -125,7 +125,7 @@ def monitor() -> None:
     if run is None:
         st.info(_("No runs yet: press Start."))
         return
-    st.subheader(f"{runs_view.run_title(run)} — {runner.status_word(run.status)}")
+    st.subheader(f"{runs_view.run_title(run)} — {runs_view.status_text(run.status)}")
     prog, eta = runs_view.run_progress(run, store)
     phase = store.phase(run.id) if run.status == "running" else None
     if run.status == "queued":
@@ -137,7 +137,7 @@ def monitor() -> None:
     if prog is not None:
         st.progress(prog.fraction, text=prog.text(eta if run.status == "running" else None))
     if run.error:
-        st.error(f"{runner.status_word(run.status).capitalize()}: {labui.page_words(run.error)}")
+        st.error(f"{runs_view.status_text(run.status).capitalize()}: {labui.page_words(run.error)}")
     if run.status == "finished" and runs_view.result_line(run.summary):
         st.success(
             _("{result} See it on the Compare page.").format(

@@ -23,15 +23,6 @@ EPOCH_COLUMNS = {
     "val_accuracy": N_("val_accuracy"),
     "seconds": N_("seconds"),
 }
-# The run store's statuses in words (the store and --json keep the identifiers).
-STATUS_WORDS = {
-    "queued": N_("queued"),
-    "running": N_("running"),
-    "finished": N_("finished"),
-    "stopped": N_("stopped"),
-    "failed": N_("failed"),
-    "interrupted": N_("interrupted"),
-}
 # Width of the labels of `runs show` ("status     finished").
 LABEL_WIDTH = 10
 
@@ -317,8 +308,10 @@ def _when(stamp: float | None) -> str:
 
 
 def status_words(status: str) -> str:
-    """A run status as users read it ("finished"; in Korean "완료")."""
-    return _(STATUS_WORDS[status]) if status in STATUS_WORDS else status
+    """A run status in words, in the current language (the store's one definition)."""
+    from core.store import status_text
+
+    return status_text(status)
 
 
 def _read_json(path) -> dict | None:
