@@ -18,7 +18,6 @@ _LINE_LEGEND = alt.Legend(
 
 
 # Words of the charts' data values and titles, translated where a chart is drawn.
-SPLIT_WORDS = {"training": N_("training"), "validation": N_("validation")}
 METRIC_WORDS = {"accuracy": N_("accuracy"), "loss": N_("loss")}
 CURVE_TITLES = {
     ("training", "accuracy"): N_("training accuracy"),
@@ -47,14 +46,9 @@ def _in_words(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     return frame.assign(**{c: frame[c].map(lambda v: words.get(v, v)) for c in columns})
 
 
-def _shown_splits(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with its "split" values in the session's language (the dash's domain too)."""
-    return frame.assign(split=frame["split"].map(lambda s: _(SPLIT_WORDS.get(s, s))))
-
-
 def _shown_split_dash() -> alt.StrokeDash:
-    """The training/validation dash for a frame passed through `_shown_splits`."""
-    domain = [_(SPLIT_WORDS[s]) for s in SPLITS]
+    """The training/validation dash for a frame whose splits are in words (`_in_words`)."""
+    domain = [_(CURVE_WORDS[s]) for s in SPLITS]
     scale = alt.Scale(domain=domain, range=SPLIT_DASHES)
     return alt.StrokeDash("split:N", scale=scale, legend=_LINE_LEGEND)
 
@@ -126,7 +120,7 @@ def overlay_with_reference(
     The blog's figures are labelled rules; their labels sit at different x positions,
     since 0.91 and 0.94 are only a few pixels apart.
     """
-    data = _shown_splits(frame[(frame["metric"] == metric) & frame["split"].isin(splits)])
+    data = _in_words(frame[(frame["metric"] == metric) & frame["split"].isin(splits)], "split")
     title = _(METRIC_WORDS[metric]) if len(splits) > 1 else _(CURVE_TITLES[splits[0], metric])
     lines = (
         alt.Chart(data)
