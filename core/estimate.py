@@ -203,7 +203,7 @@ def extract_seconds(config, images: int) -> float:
 
 def _features_cached(config, dataset) -> bool:
     """Whether the bottleneck features of this run are already on disk."""
-    if dataset is None:
+    if dataset is None or not config.pretrained:  # random weights: known once built
         return False
     from core import features
 

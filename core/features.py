@@ -71,8 +71,12 @@ def feature_key(
     augment: dict | None = None,
     seed: int | None = None,
     prefix: dict | None = None,
+    weights: str | None = None,
 ) -> str:
     """The cache key: a hash of every setting the features depend on.
+
+    `weights`: a digest of a random base's weights (`weights_digest`), which depend on
+    the seed and on what ran before in the process; "imagenet" ones need none.
 
     `prefix` (issue 13): the outputs of a fine-tuning model's frozen prefix rather
     than of the whole base: its split layer, a digest of its weights and its precision.
@@ -82,6 +86,7 @@ def feature_key(
         "dataset": fingerprint,
         "backbone": backbone,
         "weights": "imagenet" if pretrained else "random",
+        **({"weights_digest": weights} if weights else {}),
         "size": int(image_size),
         "resize": resize_mode,
         "copies": int(copies),
@@ -95,11 +100,17 @@ def feature_key(
     return f"{backbone}-{image_size}{kind}-{digest}"
 
 
-def run_feature_key(config, fingerprint: str) -> str:
-    """The cache key of a run's features: its `TrainConfig` on a dataset's fingerprint."""
+def run_feature_key(config, fingerprint: str, base: keras.Model | None = None) -> str:
+    """The cache key of a run's features: its `TrainConfig` on a dataset's fingerprint.
+
+    `base`: the built conv base, needed when it has random weights (not pretrained).
+    """
+    if not config.pretrained and base is None:
+        raise ValueError("random weights: the key needs the built base")
+    weights = None if config.pretrained else weights_digest(base)
     return feature_key(
         fingerprint, config.backbone, config.pretrained, config.image_size, config.resize_mode,
-        config.augment_copies, config.augment.to_dict(), config.seed,
+        config.augment_copies, config.augment.to_dict(), config.seed, weights=weights,
     )  # fmt: skip
 
 

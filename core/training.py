@@ -219,7 +219,9 @@ def _bottleneck(run: TrainingRun) -> str:
             base = backbones.build_base(config.backbone, config.image_size, config.pretrained)
         return base
 
-    key = features.run_feature_key(config, run.dataset.fingerprint())
+    if not config.pretrained:  # random weights: the features are keyed by their values
+        make_base()
+    key = features.run_feature_key(config, run.dataset.fingerprint(), base)
     # Features are extracted in float32 whatever the run's precision: one cache for all.
     with precision_policy("float32"):
         feats = features.load_or_extract(

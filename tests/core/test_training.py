@@ -153,6 +153,17 @@ def test_bottleneck_second_run_hits_the_feature_cache(store, small_root, monkeyp
     assert (store.run_dir(second.id) / "top.weights.h5").is_file()
 
 
+def test_random_base_features_are_keyed_by_its_weights(store, small_root):
+    """pretrained=False: another seed is another random base, whose features differ; a
+    hit means the saved classifier's base is the one its top was trained on."""
+    config = _config("bottleneck", small_root, backbone="vgg16", pretrained=False, seed=1)
+    first = store.get(start_run(config, store))
+    other = store.get(start_run(dataclasses.replace(config, seed=2), store))
+    again = store.get(start_run(config, store))
+    assert not first.summary.feature_cache_hit and not other.summary.feature_cache_hit
+    assert again.summary.feature_cache_hit
+
+
 def test_finetune_trains_its_top_first_and_records_stage1(store, small_root):
     config = _config("finetune", small_root, backbone="vgg16", pretrained=False, top_epochs=1)
     record = store.get(start_run(config, store))
