@@ -37,7 +37,9 @@ st.caption(
         "Validation accuracy on the blog's 2,000 training and 800 validation photos of cats "
         "and dogs. The blog used VGG16; the lab's own run (bench/blog_table.py on a 2-core "
         "CPU) used MobileNetV2, whose ImageNet weights were at hand. The interval is the 95% "
-        "Wilson interval over the 800 validation images."
+        "Wilson interval over the 800 validation images; the small CNN's final epoch swings "
+        "from seed to seed, so its figure is the mean over three seeds, with the 95% interval "
+        "of that mean."
     )
 )
 st.dataframe(lab_vs_blog_table(measured_table()), hide_index=True, key="home_reference")
