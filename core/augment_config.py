@@ -200,29 +200,22 @@ class AugmentConfig:
         """
         for knob in KNOBS:
             value = getattr(self, knob.field)
+            fields = dict(
+                field=knob.field, low=f"{knob.min:g}", high=f"{knob.max:g}", value=repr(value)
+            )
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(
                     _(
                         "Augmentation setting {field} must be a number between {low} and "
                         "{high}. Received: {field}={value}"
-                    ).format(
-                        field=knob.field,
-                        low=f"{knob.min:g}",
-                        high=f"{knob.max:g}",
-                        value=repr(value),
-                    )
+                    ).format(**fields)
                 )
             if not knob.min <= value <= knob.max:
                 raise ValueError(
                     _(
                         "Augmentation setting {field} must be between {low} and {high}. "
                         "Received: {field}={value}"
-                    ).format(
-                        field=knob.field,
-                        low=f"{knob.min:g}",
-                        high=f"{knob.max:g}",
-                        value=repr(value),
-                    )
+                    ).format(**fields)
                 )
         for name in ("horizontal_flip", "vertical_flip"):
             if not isinstance(getattr(self, name), bool):
