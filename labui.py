@@ -632,6 +632,20 @@ def blog_settings_button(method: str, key: str) -> None:
                         "values."))  # fmt: skip
 
 
+def augment_copies_input(column, key_suffix: str) -> int:
+    """K augmented copies per training image, run once through the frozen layers."""
+    return column.number_input(
+        _("Augmented copies per image"), 0, 10, 0, key="train_copies" + key_suffix,
+        help=_(
+            "The frozen layers see each training image once, plus K augmented copies "
+            "of it; their outputs are cached, and every epoch trains on all of them "
+            "(the blog's footnote). Epochs then cost a fraction of augmenting anew "
+            "each time. 0: bottleneck features are not augmented, and fine-tuning "
+            "augments every epoch."
+        ),
+    )  # fmt: skip
+
+
 def finetune_settings(col1, col2, col3, wanted, store, class_names: list[str]) -> dict:
     """Fine-tuning's own settings: the top model's run, blocks to unfreeze, BatchNorm."""
     from core.top_runs import compatible_top_runs
@@ -1020,4 +1034,10 @@ def more_train_options(defaults, k: str) -> tuple[dict, int]:
         values["precision"] = st.selectbox(
             _("Precision"), PRECISIONS, help=_(PRECISION_HELP), key="train_precision"
         )
+        values["deterministic"] = st.checkbox(
+            _("Reproducible: the same seed gives the same run"), True, key="train_repeatable",
+            help=_("Off: faster, and a bottleneck run's top model compiles with XLA (about "
+                   "3x faster epochs for the Flatten head at 224 px on a CPU), but two runs "
+                   "with the same seed no longer match exactly."),
+        )  # fmt: skip
     return values, folds

@@ -141,16 +141,18 @@ def measure(
 
     batch = config.batch_size
     timing = time_epochs(config, num_classes, steps=steps)
-    train_n = n_train * (1 + config.augment_copies) if config.method == "bottleneck" else n_train
+    cached_prefix = config.method == "finetune" and prefix_refusal(config) is None
+    with_copies = config.method == "bottleneck" or cached_prefix
+    train_n = n_train * (1 + config.augment_copies) if with_copies else n_train
     per_epoch = timing.epoch_seconds(math.ceil(train_n / batch), math.ceil(n_val / batch))
     parts = {"warmup": timing.warmup}
     if dataset is not None:
         parts["decode"] = decode_seconds(dataset, config.image_size, config.resize_mode)
     if config.method == "bottleneck" and not _features_cached(config, dataset):
-        parts["extract"] = extract_seconds(config, n_train * (1 + config.augment_copies) + n_val)
-    if config.method == "finetune" and prefix_refusal(config) is None:
+        parts["extract"] = extract_seconds(config, train_n + n_val)
+    if cached_prefix:
         # The frozen prefix's outputs, computed once: about the base's forward pass.
-        parts["extract"] = extract_seconds(config, n_train + n_val)
+        parts["extract"] = extract_seconds(config, train_n + n_val)
     if config.method == "finetune" and config.top_run is None:
         stage = TrainConfig.defaults(
             "bottleneck",

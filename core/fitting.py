@@ -56,10 +56,15 @@ def apply_seed(config: TrainConfig) -> None:
     from core.pipeline import has_tensorflow
 
     keras.utils.set_random_seed(config.seed)
-    if config.deterministic and has_tensorflow() and keras.backend.backend() == "tensorflow":
+    if has_tensorflow() and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        tf.config.experimental.enable_op_determinism()
+        if config.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        else:  # process-wide: a run before this one in the worker may have turned it on
+            from tensorflow.python.framework import config as tf_config
+
+            tf_config.disable_op_determinism()
 
 
 def _tensorboard_available() -> bool:
@@ -106,7 +111,9 @@ def _learning_rate(config: TrainConfig, steps_per_epoch: int):
     )
 
 
-def compile_model(model, config: TrainConfig, num_classes: int, steps_per_epoch: int = 1) -> None:
+def compile_model(
+    model, config: TrainConfig, num_classes: int, steps_per_epoch: int = 1, jit_compile="auto"
+) -> None:
     """Compile with the config's optimizer (its schedule spans `steps_per_epoch` x epochs)
     and the loss matching the output layer."""
     from core.models import loss_for
@@ -115,7 +122,24 @@ def compile_model(model, config: TrainConfig, num_classes: int, steps_per_epoch:
         optimizer=_optimizer(config, steps_per_epoch),
         loss=loss_for(num_classes, config.label_smoothing),
         metrics=["accuracy"],
+        jit_compile=jit_compile,
     )
+
+
+def top_model_jit_compile(config: TrainConfig) -> bool | str:
+    """XLA for the bottleneck top model of a non-deterministic run, on CPU too.
+
+    Keras's "auto" leaves XLA off on CPU-only machines (for convolutions it rarely pays
+    there). The blog's Flatten head is 16 M dense weights at native size, and an epoch
+    is mostly the optimizer's per-weight update, which XLA fuses: 2.9x faster on 2 cores
+    (bench/top_epoch.py, bench/README.md). Keras refuses XLA under op determinism (a
+    run's default), so only `deterministic=False` runs get it.
+    """
+    import keras
+
+    if keras.backend.backend() == "tensorflow" and not config.deterministic:
+        return True
+    return "auto"
 
 
 def image_inputs(run: TrainingRun, split: str, shuffle: bool, augmenter=None, decoded=None):
@@ -146,16 +170,17 @@ def fit_images(run: TrainingRun, model, splits: dict | None = None, whole=None) 
 
     Args:
         splits: "train" and "validation" arrays to fit on instead of `run.splits`
-            (fine-tuning's cached prefix outputs, `model` then being the tail).
+            (fine-tuning's cached prefix outputs, `model` then being the tail: never
+            augmented, their augmented copies are precomputed).
         whole: the model the best epoch is saved as, if not `model` (the whole
             fine-tuning model, whose tail `model` is).
     """
     from core.augment import run_augmenter
 
+    augmenter = run_augmenter(run.config, "pipeline") if splits is None else None
     splits = splits or run.splits
     steps = math.ceil(len(splits["train"]) / run.global_batch)
     compile_model(model, run.config, len(run.class_names), steps)
-    augmenter = run_augmenter(run.config, "pipeline")
     train_inputs = image_inputs(run, "train", True, augmenter, splits["train"])
     val_inputs = image_inputs(run, "validation", False, decoded=splits["validation"])
     return fit_model(run, model, train_inputs, val_inputs, len(splits["train"]), whole)
@@ -245,7 +270,9 @@ def epoch_timing(epoch_seconds: list[float]) -> dict:
 
 def fit_finetune(run: TrainingRun, base, top, model, cache: bool = True) -> dict:
     """Fit the fine-tuning model: through its cached frozen prefix when nothing augments
-    (issue 13: the frozen layers then compute the same outputs every epoch), else whole.
+    (issue 13: the frozen layers then compute the same outputs every epoch) or when the
+    run asks for K augmented copies (`augment_copies`, the blog's footnote: the prefix
+    runs once on each image and on K augmented copies of it), else whole.
 
     On the cached path only the tail (unfrozen blocks + top) trains, on the prefix's
     outputs with the same shuffling and batches; it shares its layers with `model`, so
@@ -275,7 +302,7 @@ def fit_finetune(run: TrainingRun, base, top, model, cache: bool = True) -> dict
 
 def prefix_refusal(config: TrainConfig) -> str | None:
     """Why the frozen prefix's outputs cannot be cached for `config`, or None."""
-    if not config.augment.is_identity():
+    if not config.augment.is_identity() and not config.augment_copies:
         return "augmentation changes the frozen layers' input every epoch"
     return None
 
@@ -284,7 +311,8 @@ def _prefix_too_large(run: TrainingRun, split) -> str | None:
     """The cached outputs are held in memory: refuse them above the memory budget."""
     from core import disk_cache
 
-    images = sum(len(run.splits[s]) for s in ("train", "validation"))
+    copies = run.config.augment_copies
+    images = (1 + copies) * len(run.splits["train"]) + len(run.splits["validation"])
     size = images * math.prod(split.tail.input_shape[1:]) * 4
     budget = disk_cache.memory_budget_bytes()
     if size <= budget:
@@ -301,6 +329,7 @@ def _prefix_outputs(run: TrainingRun, split) -> dict:
     from keras import mixed_precision
 
     from core import features
+    from core.augment import run_augmenter
     from core.pipeline import DecodedSplit
 
     config = run.config
@@ -316,6 +345,8 @@ def _prefix_outputs(run: TrainingRun, split) -> dict:
         run.class_names,
         key,
         lambda: split.prefix,
+        config.augment_copies,
+        run_augmenter(config, "features"),
         batch_size=32,
         progress=run.store.phase_reporter(run.run_id, "extract"),
     )
@@ -430,7 +461,7 @@ def _timed_fit(config: TrainConfig, num_classes: int, steps: int, val_steps: int
                 for b in (steps, val_steps)
             ]
             y = [(np.arange(len(a)) % num_classes).astype("int32") for a in x]
-            compile_model(top, config, num_classes)
+            compile_model(top, config, num_classes, jit_compile=top_model_jit_compile(config))
             fit_model(run, top, (x[0], y[0]), (x[1], y[1]), len(y[0]))
         else:
             if config.method == "finetune":

@@ -197,6 +197,10 @@ class TrainConfig:
             (0 <= self.dropout < 1, _("dropout must be in [0, 1)")),
             (self.l2 >= 0, _("l2 must be 0 or positive")),
             (self.augment_copies >= 0, _("augment_copies must be 0 or more")),
+            (
+                not self.augment_copies or self.uses_backbone,
+                _("augment_copies applies to bottleneck and fine-tuning runs only"),
+            ),
             (self.unfreeze_blocks >= 1, _("unfreeze_blocks must be at least 1")),
             (0 < self.val_fraction < 1, _("val_fraction must be between 0 and 1")),
             (0 <= self.seed < 2**32, _("seed must be between 0 and {most}").format(most=2**32 - 1)),

@@ -41,6 +41,7 @@ from core.fitting import (
     fit_finetune,
     fit_images,
     fit_model,
+    top_model_jit_compile,
 )
 from core.i18n import _
 from core.train_config import TrainConfig
@@ -215,8 +216,9 @@ def _bottleneck(run: TrainingRun) -> str:
 
     def make_base():  # float32 (features and the saved classifier's base alike)
         nonlocal base
-        with precision_policy("float32"):
-            base = backbones.build_base(config.backbone, config.image_size, config.pretrained)
+        if base is None:  # one base: a random one is what the features are keyed by
+            with precision_policy("float32"):
+                base = backbones.build_base(config.backbone, config.image_size, config.pretrained)
         return base
 
     if not config.pretrained:  # random weights: the features are keyed by their values
@@ -241,19 +243,21 @@ def _bottleneck(run: TrainingRun) -> str:
         feature_cache_hit=feats.cache_hit,
         feature_shape=list(feats.feature_shape),
     )
+    # Seeded again: building the base draws random numbers on a cache miss only, and the
+    # top must start from the same weights either way.
+    apply_seed(config)
     top = models.make_top_model(
         feats.feature_shape, len(run.class_names), config.head, config.dropout
     )
     steps = math.ceil(len(feats.y["train"]) / run.global_batch)
-    compile_model(top, config, len(run.class_names), steps)
+    compile_model(top, config, len(run.class_names), steps, top_model_jit_compile(config))
     train_inputs = (feats.x["train"], feats.y["train"])
     val_inputs = (feats.x["validation"], feats.y["validation"])
     fit = fit_model(run, top, train_inputs, val_inputs, len(feats.y["train"]))
     top.save_weights(run.folder.top_weights)
     probs = {s: predict_probs(top, feats.x[s]) for s in feats.x if s != "train"}
     # The saved model takes raw images, like every run's model.keras.
-    if base is None:
-        make_base()
+    make_base()
     base.trainable = False
     classifier = models.make_classifier(base, top, config.backbone)
     return finish(run, classifier, fit, probs=probs)

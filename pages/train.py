@@ -64,9 +64,8 @@ if method == "bottleneck":  # columns 1 and 2 are shorter: the network's column 
     values["head"] = col2.radio(
         _("Top model"), ["flatten", "gap"], horizontal=True, key="train_head"
     )
-    values["augment_copies"] = col1.number_input(
-        _("Augmented copies per image"), 0, 10, 0, key="train_copies"
-    )
+if defaults.uses_backbone:
+    values["augment_copies"] = labui.augment_copies_input(col1, k)
 if method == "finetune":
     wanted = dataclasses.replace(defaults, **values)
     values.update(labui.finetune_settings(col1, col2, col3, wanted, store, ds.class_names))

@@ -58,7 +58,8 @@ def register(subparsers):
     )  # fmt: skip
     data.add_argument(
         "--augment-copies", type=int, dest="augment_copies",
-        help=_("bottleneck: augmented copies of each image whose features are cached too"),
+        help=_("bottleneck and finetune: K augmented copies of each training image, run "
+               "through the frozen layers once and cached, instead of augmenting every epoch"),
     )  # fmt: skip
     model = parser.add_argument_group(_("model"))
     model.add_argument(
@@ -118,7 +119,8 @@ def register(subparsers):
     )  # fmt: skip
     fit.add_argument(
         "--non-deterministic", action="store_false", default=None, dest="deterministic",
-        help=_("faster, but a seed no longer reproduces a run exactly"),
+        help=_("faster (a bottleneck run's top model compiles with XLA), but a seed no longer "
+        "reproduces a run exactly"),
     )  # fmt: skip
     fit.add_argument(
         "--folds", type=int,

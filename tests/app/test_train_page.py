@@ -74,6 +74,25 @@ def test_the_precision_choice_reaches_the_queued_run(monkeypatch):
     assert [c.precision for c in queued] == ["mixed_bfloat16"]
 
 
+def test_reproducibility_and_augmented_copies_reach_the_queued_run(monkeypatch):
+    from core import runner
+
+    queued = []
+    monkeypatch.setattr(runner, "enqueue", lambda config, store: queued.append(config) or 1)
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.radio(key="train_method").set_value("finetune").run()
+    at.checkbox(key="train_random_finetune").check().run()  # whether or not weights are here
+    assert at.checkbox(key="train_repeatable").value  # reproducible by default
+    assert "XLA" in at.checkbox(key="train_repeatable").help
+    at.checkbox(key="train_repeatable").uncheck()
+    at.number_input(key="train_copies_finetune").set_value(3).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert [(c.method, c.deterministic, c.augment_copies) for c in queued] == [
+        ("finetune", False, 3)
+    ]
+
+
 def test_missing_weights_need_an_explicit_choice(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty Keras cache
     monkeypatch.setenv("LDL_OFFLINE", "1")

@@ -127,12 +127,46 @@ def test_cached_prefix_training_equals_whole_model_training(tiny_root, monkeypat
     np.testing.assert_allclose(_probs(store, again.id), _probs(store, cached.id), atol=1e-5)
 
 
-def test_augmentation_keeps_the_whole_model():
+def test_augmentation_keeps_the_whole_model_unless_copies_are_asked_for():
     assert fitting.prefix_refusal(TrainConfig.defaults("finetune")) == (
         "augmentation changes the frozen layers' input every epoch"
     )
     plain = TrainConfig.defaults("finetune", augment=PRESETS["none"])
     assert fitting.prefix_refusal(plain) is None
+    assert fitting.prefix_refusal(TrainConfig.defaults("finetune", augment_copies=2)) is None
+
+
+def test_augmented_copies_go_through_the_prefix_once(tiny_root, monkeypatch):
+    """K augmented copies (the blog's footnote): the tail trains on the prefix outputs
+    of each training image and of K augmented copies of it, computed once and cached."""
+    from core import features
+
+    computed = []
+    load_or_compute = features.load_or_compute
+    monkeypatch.setattr(
+        features,
+        "load_or_compute",
+        lambda *args, **kwargs: computed.append(load_or_compute(*args, **kwargs)) or computed[-1],
+    )
+    store = RunStore()
+    common = dict(data=tiny_root, backbone=MOBILENET, pretrained=False, image_size=E2E_SIZE)
+    top = start_run(TrainConfig.defaults("bottleneck", epochs=1, head="gap", **common), store)
+    config = TrainConfig.defaults("finetune", epochs=1, top_run=top, augment_copies=2, **common)
+    record = store.get(start_run(config, store))
+    assert record.status == "finished" and record.summary.prefix_cached
+    prefix = computed[-1]
+    assert not prefix.cache_hit and len(prefix.y["validation"]) == 16
+    x, y = prefix.x["train"], prefix.y["train"]
+    assert len(y) == 3 * 32 and np.array_equal(y[32:64], y[:32])  # plain, then 2 copies
+    assert not np.allclose(x[32:64], x[:32]) and not np.allclose(x[64:], x[32:64])
+    assert store.get(start_run(config, store)).summary.prefix_cache_hit
+
+
+def test_augmented_copies_need_a_pretrained_method():
+    from core.errors import LabError
+
+    with pytest.raises(LabError, match="augment_copies applies to bottleneck and fine-tuning"):
+        TrainConfig.defaults("scratch", augment_copies=2).validate()
 
 
 @pytest.mark.slow

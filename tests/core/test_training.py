@@ -153,6 +153,39 @@ def test_bottleneck_second_run_hits_the_feature_cache(store, small_root, monkeyp
     assert (store.run_dir(second.id) / "top.weights.h5").is_file()
 
 
+def test_bottleneck_repeats_for_a_seed_whether_features_are_cached_or_not(store, small_root):
+    """A cache miss builds the base before the top, a hit after it: the top still starts
+    from the same weights, so a seed gives the same epochs either way."""
+    config = _config("bottleneck", small_root, backbone="vgg16", pretrained=False, epochs=2)
+    first, second = (store.get(start_run(config, store)) for _ in range(2))
+    assert not first.summary.feature_cache_hit and second.summary.feature_cache_hit
+    for a, b in zip(store.epochs(first.id), store.epochs(second.id), strict=True):
+        for key in ("loss", "val_loss", "val_accuracy"):
+            assert a[key] == pytest.approx(b[key], abs=1e-6)
+
+
+def test_a_non_deterministic_bottleneck_trains_its_top_under_xla(store, small_root, monkeypatch):
+    """Keras leaves XLA off on CPU ("auto") and refuses it under op determinism; a
+    `deterministic=False` run compiles its top model with XLA."""
+    import keras
+
+    from core import training
+
+    compiled = []
+    compile_model = training.compile_model
+    monkeypatch.setattr(
+        training,
+        "compile_model",
+        lambda model, *args: compiled.append(model) or compile_model(model, *args),
+    )
+    config = _config("bottleneck", small_root, backbone="vgg16", pretrained=False, epochs=2)
+    for deterministic in (True, False):
+        changed = dataclasses.replace(config, deterministic=deterministic)
+        assert store.get(start_run(changed, store)).status == "finished"
+    on_tensorflow = keras.backend.backend() == "tensorflow"
+    assert [model.jit_compile for model in compiled] == [False, on_tensorflow]
+
+
 def test_random_base_features_are_keyed_by_its_weights(store, small_root):
     """pretrained=False: another seed is another random base, whose features differ; a
     hit means the saved classifier's base is the one its top was trained on."""
