@@ -1,7 +1,8 @@
 """Where a fine-tuning epoch's time goes, and what caching the frozen prefix saves.
 
     KERAS_HOME=/work/shared/keras_home python bench/finetune_epoch.py \\
-        [--data /work/shared/datasets/cats_vs_dogs] [--limit 100] [--epochs 3] [--out DIR]
+        [--data /work/shared/datasets/cats_vs_dogs] [--limit 100] [--epochs 3] [--copies 4]
+        [--out DIR]
 
 MobileNetV2 1.0 at 224 px with its ImageNet weights, its last block unfrozen (the lab's
 fine-tuning defaults: SGD 1e-4, batch 16, the flatten top), on the first `--limit`
@@ -17,7 +18,11 @@ by a Keras callback; seconds per epoch are the median after the first (tracing) 
 - (c) tail train step: the tail (unfrozen block + top) fitted on the cached prefix
   outputs of the training images, without validation;
 - (d) cached-prefix epoch: the tail fitted on the cached outputs, validation included,
-  through the same tf.data pipeline as the lab's run (`core.training._fit_finetune`).
+  through the same tf.data pipeline as the lab's run (`core.training._fit_finetune`);
+- (e) K augmented copies (`--copies K`, `augment_copies` of a run; the blog's
+  footnote): the prefix's outputs of K augmented copies of each training image,
+  computed once (`core.features.extract` with the blog's augmentation), then the tail
+  fitted on the plain outputs and the K copies together, validation included.
 
 The ratios (a)/(d) and (a0)/(d) come from the same process, one variant after the
 other. Results: bench/results/finetune_epoch.md and .json, with the load average.
@@ -81,12 +86,14 @@ def main() -> None:
     parser.add_argument("--data", default="/work/shared/datasets/cats_vs_dogs")
     parser.add_argument("--limit", type=int, default=100, help="images per class and split")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--copies", type=int, default=4, help="K for (e); 0: skip it")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
 
     import keras
+    import numpy as np
 
-    from core import backbones, models
+    from core import backbones, features, models
     from core.augment import build_augmenter
     from core.augment_config import PRESETS
     from core.datasets import load_dataset
@@ -115,11 +122,12 @@ def main() -> None:
             decoded[name], BATCH, shuffle=shuffle, seed=SEED, augmenter=augment, repeat=repeat
         )
 
-    def fit(net, train, val=None):
-        compile_model(net, config, 2, steps)
+    def fit(net, train, val=None, copies=0):
+        per_epoch = steps * (1 + copies)
+        compile_model(net, config, 2, per_epoch)
         timer = epoch_timer()
         net.fit(
-            train, validation_data=val, epochs=args.epochs, steps_per_epoch=steps,
+            train, validation_data=val, epochs=args.epochs, steps_per_epoch=per_epoch,
             callbacks=[timer], verbose=0,
         )  # fmt: skip
         return timer.seconds
@@ -145,6 +153,21 @@ def main() -> None:
     cached_val = make_tf_dataset(cached["validation"], BATCH, False)
     results["c_tail_train_step"] = fit(split.tail, cached_train)
     results["d_cached_epoch"] = fit(split.tail, cached_train, cached_val)
+    copies_seconds = None
+    if args.copies:
+        train = decoded["train"]
+        start = time.perf_counter()
+        extra = [
+            features.extract(split.prefix, train.images, 32, augmenter) for _ in range(args.copies)
+        ]
+        copies_seconds = time.perf_counter() - start
+        k = 1 + args.copies
+        copied = DecodedSplit(
+            np.concatenate([outputs["train"], *extra]), np.tile(train.labels, k),
+            train.paths * k, [], train.class_names,
+        )  # fmt: skip
+        copied_train = make_tf_dataset(copied, BATCH, True, SEED, repeat=True)
+        results["e_copies_epoch"] = fit(split.tail, copied_train, cached_val, args.copies)
 
     rows = {name: steady(seconds) for name, seconds in results.items()}
     report = {
@@ -159,6 +182,8 @@ def main() -> None:
         "steady_seconds": rows,
         "ratio_full_augmented_over_cached": rows["a_full_augmented"] / rows["d_cached_epoch"],
         "ratio_full_plain_over_cached": rows["a0_full_plain"] / rows["d_cached_epoch"],
+        "copies": args.copies,
+        "copies_prefix_seconds": copies_seconds,
         "loadavg_before_after": [START_LOAD, list(os.getloadavg())],
         "cpus": os.cpu_count(),
         "command": " ".join(sys.argv),
@@ -177,6 +202,7 @@ LABELS = {
     "b_prefix_forward": "(b) frozen prefix forward alone (train + validation)",
     "c_tail_train_step": "(c) tail train steps alone (train, no validation)",
     "d_cached_epoch": "(d) cached-prefix epoch (train + validation)",
+    "e_copies_epoch": "(e) cached-prefix epoch on plain + K augmented copies (train + val.)",
 }
 
 
@@ -193,6 +219,8 @@ def markdown(report: dict) -> str:
         "|---|---|---|",
     ]
     for name, label in LABELS.items():
+        if name not in report["epoch_seconds"]:
+            continue
         seconds = report["epoch_seconds"][name]
         each = ", ".join(f"{s:.1f}" for s in seconds)
         lines.append(f"| {label} | {report['steady_seconds'][name]:.2f} | {each} |")
@@ -202,7 +230,27 @@ def markdown(report: dict) -> str:
         f"full not augmented / cached: {report['ratio_full_plain_over_cached']:.1f}x.",
         "",
     ]
+    if report["copies_prefix_seconds"] is not None:
+        lines += [_copies_sentence(report), ""]
     return "\n".join(lines)
+
+
+def _copies_sentence(report: dict) -> str:
+    """What K copies cost once and per training image seen, against augmenting the whole
+    model anew: an epoch over the copies sees 1 + K times as many images."""
+    steady, n = report["steady_seconds"], report["train_images"]
+    # Once: the prefix over the plain images (train + validation) and over the copies.
+    k, once = report["copies"], report["copies_prefix_seconds"] + steady["b_prefix_forward"]
+    whole, copies = steady["a_full_augmented"] / n, steady["e_copies_epoch"] / ((1 + k) * n)
+    even = f"{once / (whole - copies) / n:.1f} whole-model epochs" if whole > copies else "never"
+    return (
+        f"K = {k} augmented copies: the prefix over the images and copies once {once:.1f} s; "
+        f"an epoch then {steady['e_copies_epoch']:.2f} s for {(1 + k) * n} training images "
+        f"against {steady['a_full_augmented']:.2f} s for {n} augmenting the whole model anew: "
+        f"{1000 * copies:.1f} against {1000 * whole:.1f} ms per training image seen "
+        f"({whole / copies:.1f}x, validation included); at the same images seen, the copies "
+        f"pay for themselves after {even}."
+    )
 
 
 def _load(values) -> str:

@@ -12,7 +12,9 @@ measured in the same run, for comparison:
 - "legacy": the blog's way, ImageDataGenerator drawing 9 transforms (baseline).
 
 Run: `python bench/preview_latency.py [--changes 50] [--sizes 150 224]` (needs scipy, in
-requirements-dev.txt, for the legacy baseline).
+requirements-dev.txt, for the legacy baseline). `--tail` instead times 200 slider changes
+at 150 px and groups them by the knob changed and by the layers run again, and times each
+layer's step: where the p95 comes from.
 """
 
 import argparse
@@ -122,11 +124,51 @@ def starts_of_runs(configs: list, length: int) -> list:
     return [configs[i : i + length] for i in range(0, len(configs), length)]
 
 
+def tail(changes: int = 200, size: int = 150) -> None:
+    """Slider changes grouped by knob and by layers run again; each layer's step."""
+    from core import augment
+
+    per_layer: dict[str, list[float]] = {}
+    apply_layer = augment._apply_layer
+
+    def timed_layer(spec, seed, images):
+        start = time.perf_counter()
+        out = np.asarray(apply_layer(spec, seed, images))
+        per_layer.setdefault(spec[1], []).append((time.perf_counter() - start) * 1000)
+        return out
+
+    augment._apply_layer = timed_layer
+    configs = slider_changes(changes + 1)
+    rng = np.random.default_rng(1)
+    preview(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), configs[-1])  # warm-up
+    image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    by_knob, by_layers, previous = {}, {}, PRESETS["blog: preview"]
+    for config in configs[:changes]:
+        knob = next(f.name for f in dataclasses.fields(config)
+                    if getattr(config, f.name) != getattr(previous, f.name))  # fmt: skip
+        runs_before = sum(map(len, per_layer.values()))
+        ms = timed(lambda c: preview(image, c, n=N, seed=0), [config])[0]
+        by_knob.setdefault(knob, []).append(ms)
+        by_layers.setdefault(sum(map(len, per_layer.values())) - runs_before, []).append(ms)
+        previous = config
+    print(f"{changes} slider changes at {size} px, load {os.getloadavg()[0]:.1f}")
+    print("| group | n | median ms | p95 ms |\n|---|---|---|---|")
+    groups = [(f"knob {k}", v) for k, v in sorted(by_knob.items())]
+    groups += [(f"{k} layers run again", v) for k, v in sorted(by_layers.items())]
+    groups += [(f"layer {k} (one step)", v) for k, v in per_layer.items()]
+    for name, times in groups:
+        p95 = np.percentile(times, 95)
+        print(f"| {name} | {len(times)} | {np.median(times):.1f} | {p95:.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=50)
     parser.add_argument("--sizes", type=int, nargs="+", default=[150, 224])
+    parser.add_argument("--tail", action="store_true", help="where the p95 comes from")
     args = parser.parse_args()
+    if args.tail:
+        return tail()
     # Each size and each implementation gets its own configs (one sequence of slider
     # changes), so every change builds the layer it touches.
     configs = slider_changes(2 * args.changes * len(args.sizes) + 1)
