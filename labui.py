@@ -639,9 +639,9 @@ def augment_copies_input(column, key_suffix: str) -> int:
         help=_(
             "The frozen layers see each training image once, plus K augmented copies "
             "of it; their outputs are cached, and every epoch trains on all of them "
-            "(the blog's footnote). Epochs then cost a fraction of augmenting anew "
-            "each time. 0: bottleneck features are not augmented, and fine-tuning "
-            "augments every epoch."
+            "(the blog's footnote). An image then costs a fraction of augmenting anew, "
+            "but an epoch covers 1 + K times as many: choose fewer epochs. 0: bottleneck "
+            "features are not augmented, and fine-tuning augments every epoch."
         ),
     )  # fmt: skip
 

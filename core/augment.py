@@ -124,7 +124,8 @@ def run_augmenter(config, place: str):
         config: the run's `core.train_config.TrainConfig`.
         place: "model" (right after the model's input, active in `fit()`),
             "pipeline" (the tf.data map, when `config.augment_on` asks for it and
-            TensorFlow is there) or "features" (bottleneck's augmented copies).
+            TensorFlow is there) or "features" (augmented copies: bottleneck
+            features, fine-tuning's frozen prefix).
 
     Returns:
         `build_augmenter(config.augment, seed=config.seed)`, or None: when every
