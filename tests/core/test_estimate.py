@@ -125,6 +125,16 @@ def test_measure_finetune_without_augmentation_counts_its_prefix_once(timed, pas
     assert old.once_parts == {"extract": 6.0}
 
 
+def test_measure_finetune_with_copies_counts_1_plus_k_images(timed):
+    config = TrainConfig.defaults(
+        "finetune", batch_size=16, backbone="vgg16", top_run=7, augment_copies=3
+    )
+    guess = estimate.measure(config, 2, n_train=2000, n_val=800)
+    # 4 x 2000 training images per epoch; the prefix over them and validation, once.
+    assert guess.seconds_per_epoch == pytest.approx(1.0 + 0.1 * 500 + 0.05 * 50)
+    assert guess.once_parts == pytest.approx({"extract": 88.0, "warmup": 5.0})
+
+
 def test_epoch_timer_takes_the_second_epoch_apart(monkeypatch):
     timer = EpochTimer()
     # Epoch 1: 3 s of tracing, then 4 steps of 0.5 s and 2 validation steps of 0.25 s.
