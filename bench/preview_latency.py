@@ -5,8 +5,11 @@ preset, each giving a config not seen before) and times `core.augment.preview`
 exactly as the page calls it, so every change pays the cache miss of building the
 layer it touches (and `preview` reuses what the change does not touch). Also
 measured in the same run, for comparison:
+- "four layers": the page's `preview` (with its reuse) on Keras' four geometric layers,
+  one resampling each, as before `RandomAffine` composed them;
 - "previous": the implementation before the reuse (every layer run and drawn anew
-  on each change), on its own slider changes, interleaved with the page's;
+  on each change, the four geometric layers);
+  each on its own slider changes, interleaved change by change with the page's;
 - "new draw": the same config with another seed (the cached stack);
 - "tf.function": the stack wrapped in a tf.function, traced once per config;
 - "legacy": the blog's way, ImageDataGenerator drawing 9 transforms (baseline).
@@ -29,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from core import augment  # noqa: E402
 from core.augment import (  # noqa: E402
     _cached_layer,
     _reset_seed,
@@ -80,13 +84,24 @@ def previous_preview(image, config, seed=0):
     return np.clip(np.rint(np.asarray(out)), 0, 255).astype(np.uint8)
 
 
-def interleaved(first, second, items_first, items_second):
-    """Times `first` and `second` alternately, so both see the same machine load."""
-    times_first, times_second = [], []
-    for a, b in zip(items_first, items_second, strict=True):
-        times_first.extend(timed(first, [a]))
-        times_second.extend(timed(second, [b]))
-    return np.array(times_first), np.array(times_second)
+def four_layer_preview(image, config, seed=0):
+    """The page's `preview`, reuse included, on Keras' four geometric layers (before
+    `RandomAffine`): its stack is `layer_specs` instead of `stack_specs`."""
+    composed = augment.stack_specs
+    augment.stack_specs = layer_specs
+    try:
+        return preview(image, config, n=N, seed=seed)
+    finally:
+        augment.stack_specs = composed
+
+
+def interleaved(functions, item_lists):
+    """Times the functions in turn, one item each, so all see the same machine load."""
+    times = [[] for _ in functions]
+    for items in zip(*item_lists, strict=True):
+        for fn, item, out in zip(functions, items, times, strict=True):
+            out.extend(timed(fn, [item]))
+    return [np.array(t) for t in times]
 
 
 def tf_function_preview(image, config):
@@ -171,7 +186,7 @@ def main() -> None:
         return tail()
     # Each size and each implementation gets its own configs (one sequence of slider
     # changes), so every change builds the layer it touches.
-    configs = slider_changes(2 * args.changes * len(args.sizes) + 1)
+    configs = slider_changes(3 * args.changes * len(args.sizes) + 1)
     rng = np.random.default_rng(1)
     preview(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), configs[-1])  # import + warm-up
     print(f"{os.cpu_count()} CPUs, {N} variants, {args.changes} slider changes per size")
@@ -179,22 +194,27 @@ def main() -> None:
     print("|---|---|---|---|")
     for index, size in enumerate(args.sizes):
         image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-        ours, before = starts_of_runs(configs[2 * index * args.changes :], args.changes)[:2]
-        page, previous = interleaved(
-            lambda c, im=image: preview(im, c, n=N, seed=0),
-            lambda c, im=image: previous_preview(im, c),
-            ours,
-            before,
+        runs = starts_of_runs(configs[3 * index * args.changes :], args.changes)[:3]
+        before = runs[2]
+        page, four_layers, previous = interleaved(
+            [
+                lambda c, im=image: preview(im, c, n=N, seed=0),
+                lambda c, im=image: four_layer_preview(im, c),
+                lambda c, im=image: previous_preview(im, c),
+            ],
+            runs,
         )
-        last = ours[-1]
+        last = runs[0][-1]
         redraw = timed(lambda s, im=image, c=last: preview(im, c, n=N, seed=s), range(1, 21))
         traced = timed(lambda c, im=image: tf_function_preview(im, c), before[:10])
         legacy = timed(lambda c, im=image: legacy_preview(im, c), before[:20])
         print(row(f"{size} px, slider change (page)", page))
+        print(row(f"{size} px, slider change, four geometric layers", four_layers))
         print(row(f"{size} px, slider change, previous implementation", previous))
-        ratio = np.percentile(previous, 95) / np.percentile(page, 95)
-        median_ratio = np.median(previous) / np.median(page)
-        print(f"| {size} px, previous / page | {median_ratio:.2f}× | {ratio:.2f}× | |")
+        for name, times in (("four layers", four_layers), ("previous", previous)):
+            ratio = np.percentile(times, 95) / np.percentile(page, 95)
+            median_ratio = np.median(times) / np.median(page)
+            print(f"| {size} px, {name} / page | {median_ratio:.2f}× | {ratio:.2f}× | |")
         print(row(f"{size} px, new draw (cached stack)", redraw))
         print(row(f"{size} px, tf.function per config", traced))
         print(row(f"{size} px, legacy ImageDataGenerator", legacy))

@@ -1,19 +1,25 @@
 """Augmentation as Keras 3 preprocessing layers: the one stack for training and preview.
 
 `build_augmenter(config)` turns an `AugmentConfig` (degrees, fractions) into a
-`keras.Sequential` of `RandomRotation`, `RandomTranslation`, `RandomShear`,
-`RandomZoom`, `RandomFlip`, `RandomBrightness` and `RandomContrast`, in the order
-ImageDataGenerator composes its transforms. The page's preview calls the very same
-stack, so what users see is what trains.
+`keras.Sequential`: one `RandomAffine` (`core.random_affine`) for rotation, shift,
+shear and zoom, then `RandomFlip`, `RandomBrightness` and `RandomContrast`, in the
+order ImageDataGenerator composes its transforms. The page's preview calls the very
+same layers, so what users see is what trains.
+
+`RandomAffine` draws what Keras' `RandomRotation`, `RandomTranslation`, `RandomShear`
+and `RandomZoom` draw and composes their matrices, but resamples once: one
+interpolation instead of four (sharper pictures, borders filled from the original) and
+a quarter of the work, which the preview's latency needed (bench/preview_latency.py).
+`keras_code` shows the four built-in layers, which anyone can paste into plain Keras.
 
 Unit conversions (checked against the legacy ImageDataGenerator in
 tests/core/test_augment_parity.py):
-- rotation: the layer takes a fraction of a full turn, so degrees / 360.
-- shear: the layer takes tan(angle), drawn in [-tan, tan]. It pivots about the
+- rotation: the layers take a fraction of a full turn, so degrees / 360.
+- shear: the layers take tan(angle), drawn in [-tan, tan]. It pivots about the
   top-left corner (as PIL and AutoAugment do), so it also shifts the picture sideways by up to
   tan(angle) * height / 2; ImageDataGenerator pivots about the centre and
   stretches the height by 1 / cos(angle).
-- zoom: ImageDataGenerator's scale z in [1 - r, 1 + r] is the layer's 1 + factor,
+- zoom: ImageDataGenerator's scale z in [1 - r, 1 + r] is the layers' 1 + factor,
   so the factor range is (-r, r); x and y are drawn independently, as there.
 - fill mode: the layers default to 'reflect'; the config's mode (the blog:
   'nearest') is passed to every geometric layer.
@@ -39,10 +45,10 @@ _SEED_STRIDE = 16
 
 
 def layer_specs(config: AugmentConfig) -> list[tuple[str, dict]]:
-    """The layers for `config` as `(keras.layers class name, kwargs)` pairs.
+    """The built-in Keras layers for `config` as `(keras.layers class name, kwargs)` pairs.
 
-    One source for both `build_augmenter` and `keras_code`, so the code shown to
-    users is exactly what trains. Settings at zero produce no layer.
+    What `keras_code` shows, and what `stack_specs` composes: the ranges and order are
+    those that train. Settings at zero produce no layer.
     """
     config.validate()
     fill = {"fill_mode": config.fill_mode}
@@ -76,6 +82,26 @@ def layer_specs(config: AugmentConfig) -> list[tuple[str, dict]]:
     return specs
 
 
+def stack_specs(config: AugmentConfig) -> list[tuple[str, dict]]:
+    """The layers the lab builds for `config`: `layer_specs` with its geometric layers
+    composed into one `("RandomAffine", kwargs)` (class names of `_new_layer`)."""
+    specs = layer_specs(config)
+    rest = [spec for spec in specs if spec[0] not in _GEOMETRIC]
+    if len(rest) == len(specs):
+        return rest
+    affine = {
+        "rotation_factor": _round(config.rotation_degrees / 360),
+        "height_factor": config.height_shift,
+        "width_factor": config.width_shift,
+        "shear_factor": _round(math.tan(math.radians(config.shear_degrees))),
+        "zoom_factor": config.zoom,
+        "fill_mode": config.fill_mode,
+    }
+    if config.fill_mode == "constant":
+        affine["fill_value"] = float(config.fill_value)
+    return [("RandomAffine", affine), *rest]
+
+
 def _round(value: float) -> float:
     # Six digits keep the code snippet readable and equal to what is built.
     return round(value, 6)
@@ -105,7 +131,7 @@ def build_augmenter(config: AugmentConfig, seed: int | None = None):
 
     layers = [
         _new_layer(index, name, kwargs, seed)
-        for index, (name, kwargs) in enumerate(layer_specs(config))
+        for index, (name, kwargs) in enumerate(stack_specs(config))
     ]
     return keras.Sequential(layers or [keras.layers.Identity()], name="augmentation")
 
@@ -155,7 +181,10 @@ def _new_layer(index: int, name: str, kwargs: dict, seed: int | None):
     """Layer `index` of a stack seeded with `seed`: the one place layers are made."""
     import keras
 
-    return getattr(keras.layers, name)(**kwargs, seed=_layer_seed(seed, index))
+    from core.random_affine import RandomAffine
+
+    layer_class = RandomAffine if name == "RandomAffine" else getattr(keras.layers, name)
+    return layer_class(**kwargs, seed=_layer_seed(seed, index))
 
 
 @functools.lru_cache(maxsize=256)
@@ -213,7 +242,7 @@ def preview(image: np.ndarray, config: AugmentConfig, n: int = 9, seed: int = 0)
         raise ValueError(f"preview needs n >= 1 and seed >= 0. Received: n={n}, seed={seed}")
     specs = tuple(
         (index, name, tuple(sorted(kwargs.items())))
-        for index, (name, kwargs) in enumerate(layer_specs(config))
+        for index, (name, kwargs) in enumerate(stack_specs(config))
     )
     start = (_image_digest(image), n, seed)
     with _PREVIEW_LOCK:
@@ -354,8 +383,18 @@ def _png_bytes(image: np.ndarray) -> bytes:
 
 
 def keras_code(config: AugmentConfig) -> str:
-    """Python code building the same layer stack with Keras 3, ready to copy."""
-    lines = ["import keras", "from keras import layers", "", "augmentation = keras.Sequential(["]
+    """Python code building the same augmentation with Keras 3's own layers, ready to copy.
+
+    The lab resamples once for the four geometric layers (`RandomAffine`); the snippet
+    keeps Keras' layers, which draw the same ranges, and says so.
+    """
+    lines = ["import keras", "from keras import layers", ""]
+    if any(name in _GEOMETRIC for name, _ in layer_specs(config)):
+        lines += [
+            "# The lab draws the same rotation, shift, shear and zoom and composes them into",
+            "# one transform (core/random_affine.py), so each picture is resampled once.",
+        ]
+    lines.append("augmentation = keras.Sequential([")
     for name, kwargs in layer_specs(config) or [("Identity", {})]:
         args = ", ".join(f"{key}={_literal(value)}" for key, value in kwargs.items())
         comment = _keras_comment(name, config)

@@ -25,7 +25,10 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
-from core import backbones
+from core import (
+    backbones,
+    random_affine,  # noqa: F401  (registers RandomAffine for load_model)
+)
 
 
 @keras.saving.register_keras_serializable(package="little_data_lab")
@@ -52,7 +55,8 @@ class Preprocess(layers.Layer):
 
 
 def load_model(path) -> keras.Model:
-    """Load a `.keras` file saved by the lab (registers the `Preprocess` layer first)."""
+    """Load a `.keras` file saved by the lab (its `Preprocess` and `RandomAffine` layers
+    are registered by importing this module)."""
     return keras.saving.load_model(path, compile=False)
 
 

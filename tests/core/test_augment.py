@@ -33,23 +33,33 @@ def _by_name(stack):
 
 def test_layers_get_the_converted_units():
     layers = _by_name(build_augmenter(PRESETS["blog: preview"]))
-    assert list(layers) == [
+    assert list(layers) == ["RandomAffine", "RandomFlip"]
+    affine = layers["RandomAffine"]
+    assert affine.rotation_factor == pytest.approx(40 / 360, abs=1e-6)
+    assert (affine.width_factor, affine.height_factor) == (0.2, 0.2)
+    assert affine.shear_factor == pytest.approx(math.tan(math.radians(11.5)), abs=1e-6)
+    assert affine.zoom_factor == 0.2
+    assert affine.fill_mode == "nearest"  # not the layers' default 'reflect'
+    assert layers["RandomFlip"].mode == "horizontal"
+
+
+def test_the_snippets_layers_get_the_same_units():
+    specs = dict(layer_specs(PRESETS["blog: preview"]))
+    assert list(specs) == [
         "RandomRotation",
         "RandomTranslation",
         "RandomShear",
         "RandomZoom",
         "RandomFlip",
     ]
-    assert layers["RandomRotation"].factor == pytest.approx((-40 / 360, 40 / 360), abs=1e-6)
-    assert layers["RandomTranslation"].height_factor == 0.2
-    assert layers["RandomShear"].x_factor == pytest.approx(
+    assert specs["RandomRotation"]["factor"] == pytest.approx(40 / 360, abs=1e-6)
+    assert specs["RandomTranslation"]["height_factor"] == 0.2
+    assert specs["RandomShear"]["x_factor"] == pytest.approx(
         (0, math.tan(math.radians(11.5))), abs=1e-6
     )
-    zoom = layers["RandomZoom"]
-    assert (zoom.height_factor, zoom.width_factor) == ((-0.2, 0.2), (-0.2, 0.2))
-    assert layers["RandomFlip"].mode == "horizontal"
+    assert specs["RandomZoom"]["height_factor"] == (-0.2, 0.2)
     for name in ("RandomRotation", "RandomTranslation", "RandomShear", "RandomZoom"):
-        assert layers[name].fill_mode == "nearest"  # not the layers' default 'reflect'
+        assert specs[name]["fill_mode"] == "nearest"
 
 
 def test_constant_fill_and_color_layers():
@@ -63,7 +73,8 @@ def test_constant_fill_and_color_layers():
         contrast=0.3,
     )
     layers = _by_name(build_augmenter(config))
-    assert layers["RandomRotation"].fill_value == 128.0
+    assert layers["RandomAffine"].fill_value == 128.0
+    assert layers["RandomAffine"].fill_mode == "constant"
     assert layers["RandomFlip"].mode == "horizontal_and_vertical"
     assert layers["RandomBrightness"].value_range == [0, 255]
     assert layers["RandomContrast"].value_range == (0, 255)
@@ -165,21 +176,31 @@ def test_save_previews_and_zip_hold_the_same_files(image, tmp_path):
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
-def test_keras_code_builds_the_same_stack(name):
+def test_keras_code_builds_the_keras_layers_the_lab_composes(name):
     config = PRESETS[name]
     scope = {}
     exec(keras_code(config), scope)
     shown = [(type(layer).__name__, layer.get_config()) for layer in scope["augmentation"].layers]
-    built = [(type(layer).__name__, layer.get_config()) for layer in build_augmenter(config).layers]
+    expected = [
+        (layer_name, getattr(keras.layers, layer_name)(**kwargs).get_config())
+        for layer_name, kwargs in layer_specs(config) or [("Identity", {})]
+    ]
     strip = ("name", "seed")
     assert [(n, {k: v for k, v in c.items() if k not in strip}) for n, c in shown] == [
-        (n, {k: v for k, v in c.items() if k not in strip}) for n, c in built
+        (n, {k: v for k, v in c.items() if k not in strip}) for n, c in expected
     ]
+    # Past the geometry, the snippet's layers are the very ones that train.
+    built = [type(layer).__name__ for layer in build_augmenter(config).layers]
+    tail = [n for n, _ in shown if n not in ("RandomRotation", "RandomTranslation")]
+    tail = [n for n in tail if n not in ("RandomShear", "RandomZoom")]
+    assert [n for n in built if n != "RandomAffine"] == tail
+    assert ("RandomAffine" in built) == (len(tail) < len(shown))
 
 
 def test_code_snippets_say_the_units():
     code = keras_code(PRESETS["blog: preview"])
     assert "±40°" in code and 'fill_mode="nearest"' in code and "tan(angle)" in code
+    assert "resampled once" in code and "resampled once" not in keras_code(PRESETS["none"])
     legacy = legacy_code(PRESETS["strong"])
     assert "shear_range=20" in legacy and "contrast" in legacy
     assert "brightness_range=(0.8, 1.2)" in legacy

@@ -1,7 +1,7 @@
-"""Our Keras layers against the legacy ImageDataGenerator, transform by transform.
+"""Our layers against the legacy ImageDataGenerator, transform by transform.
 
-Fixed transforms: each layer is given one exact parameter (through
-`get_random_transformation` + `transform_images`) and compared with
+Fixed transforms: `RandomAffine` (what trains the geometry) and `RandomFlip` are given
+one exact parameter (through `transform_images`) and compared with
 `ImageDataGenerator.apply_transform` on a smooth test image, away from the borders.
 Random draws: the parameters the layers draw for a config span the same ranges as
 the generator's draws for the equivalent `ImageDataGenerator(...)` call.
@@ -20,6 +20,7 @@ legacy = pytest.importorskip("keras.src.legacy.preprocessing.image")
 
 from core.augment import build_augmenter  # noqa: E402
 from core.augment_config import PRESETS, AugmentConfig  # noqa: E402
+from core.random_affine import RandomAffine  # noqa: E402
 
 SIZE = 48
 MARGIN = 10  # Pixels near the border depend on the fill and are not compared.
@@ -53,6 +54,16 @@ def _apply(layer, image, **fixed):
     return np.asarray(layer.transform_images(batch, transformation, training=True))[0]
 
 
+def _affine(image, angle=0.0, shift=(0.0, 0.0), shear=0.0, zoom=(1.0, 1.0)):
+    """`RandomAffine` with one exact transformation: angle in degrees, shift and zoom (x, y)."""
+    fixed = {"angle": [angle], "translations": [shift], "shear": [shear], "zoom": [zoom]}
+    return _apply(
+        RandomAffine(fill_mode="nearest"),
+        image,
+        **{key: np.asarray(value, "float32") for key, value in fixed.items()},
+    )
+
+
 def _inner_diff(a, b):
     return np.abs(a[MARGIN:-MARGIN, MARGIN:-MARGIN] - b[MARGIN:-MARGIN, MARGIN:-MARGIN]).max()
 
@@ -60,19 +71,18 @@ def _inner_diff(a, b):
 @pytest.mark.parametrize("degrees", [25.0, -12.0])
 def test_fixed_rotation_matches(image, degrees):
     layer = _layer(AugmentConfig(rotation_degrees=40))
-    # Rebuild the transformation for exactly `degrees`, through the layer's own code.
-    fixed_layer = keras.layers.RandomRotation((degrees / 360, degrees / 360), fill_mode="nearest")
-    ours = _apply(fixed_layer, image)
-    assert layer.factor == pytest.approx((-40 / 360, 40 / 360), abs=1e-6)
+    ours = _affine(image, angle=degrees)
+    assert layer.rotation_factor == pytest.approx(40 / 360, abs=1e-6)
     assert _inner_diff(ours, _legacy(image, theta=degrees)) < 1.0
     assert _inner_diff(ours, _legacy(image, theta=-degrees)) > 20  # the sign matters
 
 
 def test_fixed_shift_matches(image):
-    layer = _layer(AugmentConfig(width_shift=0.2, height_shift=0.2))
+    layer = _layer(AugmentConfig(width_shift=0.2, height_shift=0.1))
+    assert (layer.width_factor, layer.height_factor) == (0.2, 0.1)
     # +0.1 of the height down and -0.15 of the width: the generator's tx/ty are
     # offsets of the sampling grid (tx along columns here), hence the minus signs.
-    ours = _apply(layer, image, translations=np.array([[-0.15 * SIZE, 0.1 * SIZE]], "float32"))
+    ours = _affine(image, shift=(-0.15 * SIZE, 0.1 * SIZE))
     theirs = _legacy(image, tx=0.15 * SIZE, ty=-0.1 * SIZE)
     assert _inner_diff(ours, theirs) < 1.0
 
@@ -80,21 +90,14 @@ def test_fixed_shift_matches(image):
 @pytest.mark.parametrize("zoom", [0.8, 1.25])
 def test_fixed_zoom_has_the_generators_meaning(image, zoom):
     """Scale z of ImageDataGenerator == RandomZoom factor z - 1 (same direction)."""
-    layer = _layer(AugmentConfig(zoom=0.3))
-    z = np.array([[zoom]], "float32")
-    ours = _apply(layer, image, height_zoom=z, width_zoom=z)
+    assert _layer(AugmentConfig(zoom=0.3)).zoom_factor == 0.3
+    ours = _affine(image, zoom=(zoom, zoom))
     assert _inner_diff(ours, _legacy(image, zx=zoom, zy=zoom)) < 1.0
     assert _inner_diff(ours, _legacy(image, zx=1 / zoom, zy=1 / zoom)) > 20
 
 
 def test_fixed_zoom_axes(image):
-    layer = _layer(AugmentConfig(zoom=0.3))
-    ours = _apply(
-        layer,
-        image,
-        height_zoom=np.array([[1.2]], "float32"),
-        width_zoom=np.array([[0.9]], "float32"),
-    )
+    ours = _affine(image, zoom=(0.9, 1.2))
     assert _inner_diff(ours, _legacy(image, zx=0.9, zy=1.2)) < 1.0
 
 
@@ -104,8 +107,8 @@ def test_fixed_shear_relation(image, degrees):
     the shift that pivoting on the top-left corner instead of the centre adds."""
     layer = _layer(AugmentConfig(shear_degrees=abs(degrees)))
     factor = math.tan(math.radians(degrees))
-    assert layer.x_factor == pytest.approx((0.0, abs(factor)), abs=1e-6)
-    ours = _apply(layer, image, shear_factor=np.array([[factor, 0.0]], "float32"))
+    assert layer.shear_factor == pytest.approx(abs(factor), abs=1e-6)
+    ours = _affine(image, shear=factor)
     theirs = _legacy(
         image,
         shear=-degrees,
@@ -170,17 +173,16 @@ def test_shifts_span_the_same_range():
 
 
 def test_shear_angles_span_the_same_range():
-    factors = np.asarray(_draws(_layer(AugmentConfig(shear_degrees=20)))["shear_factor"])
-    angles = np.degrees(np.arctan(factors[:, 0]))
+    factors = np.asarray(_draws(_layer(AugmentConfig(shear_degrees=20)))["shear"])
+    angles = np.degrees(np.arctan(factors))
     theirs = [p["shear"] for p in _legacy_draws(shear_range=20)]
     # tan is not linear, so the angles are slightly denser near ±20°: tolerance 1°.
     _assert_same_uniform(angles, theirs, -20, 20, tol=1.0)
-    assert np.all(factors[:, 1] == 0)
 
 
 def test_zoom_scales_span_the_same_range_independently():
-    draws = _draws(_layer(AugmentConfig(zoom=0.2)))
-    heights, widths = np.ravel(draws["height_zoom"]), np.ravel(draws["width_zoom"])
+    zooms = np.asarray(_draws(_layer(AugmentConfig(zoom=0.2)))["zoom"])
+    widths, heights = zooms[:, 0], zooms[:, 1]
     params = _legacy_draws(zoom_range=0.2)
     _assert_same_uniform(heights, [p["zy"] for p in params], 0.8, 1.2, tol=0.01)
     _assert_same_uniform(widths, [p["zx"] for p in params], 0.8, 1.2, tol=0.01)

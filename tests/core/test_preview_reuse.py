@@ -42,7 +42,7 @@ def test_a_sequence_of_slider_changes_shows_what_trains(image):
 
 
 def test_a_late_slider_change_reruns_only_that_layer(image, monkeypatch):
-    config = AugmentConfig(rotation_degrees=30.0, width_shift=0.1, zoom=0.2)
+    config = AugmentConfig(rotation_degrees=30.0, width_shift=0.1, brightness=0.1, contrast=0.2)
     augment.preview(image, config, n=3, seed=1)
     runs, draws = [], []
     real_apply = augment._apply_layer
@@ -52,24 +52,24 @@ def test_a_late_slider_change_reruns_only_that_layer(image, monkeypatch):
         return real_apply(spec, seed, images)
 
     monkeypatch.setattr(augment, "_apply_layer", counting_apply)
-    changed = dataclasses.replace(config, zoom=0.3)
+    changed = dataclasses.replace(config, contrast=0.3)
     augment.preview(image, changed, n=3, seed=1)
-    assert runs == ["RandomZoom"]
+    assert runs == ["RandomContrast"]
     runs.clear()
-    augment.preview(image, dataclasses.replace(changed, rotation_degrees=10.0), n=3, seed=1)
-    assert runs == ["RandomRotation", "RandomTranslation", "RandomZoom"]
+    augment.preview(image, dataclasses.replace(changed, zoom=0.1), n=3, seed=1)
+    assert runs == ["RandomAffine", "RandomBrightness", "RandomContrast"]
 
-    real_draw = keras.layers.RandomZoom.get_random_transformation
+    real_draw = keras.layers.RandomContrast.get_random_transformation
 
     def counting_draw(layer, *args, **kwargs):
         draws.append(type(layer).__name__)
         return real_draw(layer, *args, **kwargs)
 
-    monkeypatch.setattr(keras.layers.RandomZoom, "get_random_transformation", counting_draw)
+    monkeypatch.setattr(keras.layers.RandomContrast, "get_random_transformation", counting_draw)
     augment.preview(image, dataclasses.replace(changed, rotation_degrees=12.0), n=3, seed=1)
-    assert draws == []  # the zoom's draws for this seed and shape are reused
+    assert draws == []  # the contrast's draws for this seed and shape are reused
     augment.preview(image, dataclasses.replace(changed, rotation_degrees=12.0), n=3, seed=2)
-    assert draws == ["RandomZoom"]  # a new seed draws anew
+    assert draws == ["RandomContrast"]  # a new seed draws anew
 
 
 def test_another_image_is_not_served_from_the_cache(image):
