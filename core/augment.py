@@ -309,6 +309,8 @@ def _apply_layer(spec: tuple, seed: int, images):
     if transformation is None:
         _reset_seed(layer, seed, index)
         transformation = layer.get_random_transformation(images, training=True)
+        if spec[1] == "RandomAffine":  # composed in numpy from then on (RandomAffine)
+            transformation = {name: np.asarray(value) for name, value in transformation.items()}
         _DRAWS[key] = transformation
         while len(_DRAWS) > _DRAWS_LIMIT:
             _DRAWS.popitem(last=False)

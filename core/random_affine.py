@@ -21,6 +21,7 @@ the lab's degrees and fractions):
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 # Columns of the per-image draw, each uniform in [-1, 1]. All six are drawn whatever
@@ -112,7 +113,10 @@ class RandomAffine(keras.layers.Layer):
             return images
         images = ops.cast(images, self.compute_dtype)
         shape = ops.shape(images)
-        matrices = affine_matrices(transformation, height=shape[-3], width=shape[-2])
+        # Parameters already in numpy (the Augment preview keeps its draws so) are composed
+        # in numpy: the same ~40 small ops run eagerly in TensorFlow cost ~12 ms.
+        xp = np if isinstance(transformation["angle"], np.ndarray) else ops
+        matrices = affine_matrices(transformation, shape[-3], shape[-2], xp=xp)
         if len(shape) == 3:
             matrices = matrices[0]
         return keras.ops.image.affine_transform(
@@ -142,32 +146,46 @@ class RandomAffine(keras.layers.Layer):
         }
 
 
-def affine_matrices(transformation: dict, height, width):
+def affine_matrices(transformation: dict, height, width, xp=ops):
     """The 8-number transforms of `ImageProjectiveTransform`, one row per image.
 
     Each maps an output pixel to where it is read from in the input. Stacking the Keras
     layers rotation -> translation -> shear -> zoom reads output p from
     R @ T @ S @ Z @ p, with each matrix exactly as its layer builds it (rotation about
     the centre, zoom about the centre, shear about the top-left corner).
+
+    Computed in float64 and returned in float32, so that numpy and TensorFlow give the
+    same float32 matrices (the preview shows exactly what trains).
+
+    Args:
+        transformation: as `RandomAffine.get_random_transformation` returns it.
+        height, width: the images' size.
+        xp: `keras.ops`, or `numpy` for parameters in numpy arrays.
     """
-    angle = transformation["angle"] * (math.pi / 180.0)
-    shift, zoom = transformation["translations"], transformation["zoom"]
-    cx = (ops.cast(width, "float32") - 1.0) / 2.0
-    cy = (ops.cast(height, "float32") - 1.0) / 2.0
-    cos, sin = ops.cos(angle), ops.sin(angle)
-    zero, one = ops.zeros_like(angle), ops.ones_like(angle)
+
+    def float64(value):
+        return np.asarray(value, "float64") if xp is np else ops.cast(value, "float64")
+
+    angle = float64(transformation["angle"]) * (math.pi / 180.0)
+    shift, zoom = float64(transformation["translations"]), float64(transformation["zoom"])
+    cx, cy = (float64(width) - 1.0) / 2.0, (float64(height) - 1.0) / 2.0
+    cos, sin = xp.cos(angle), xp.sin(angle)
+    zero, one = xp.zeros_like(angle), xp.ones_like(angle)
     zx, zy = zoom[:, 0], zoom[:, 1]
-    rotate = _matrix(cos, -sin, cx - cx * cos + cy * sin, sin, cos, cy - cx * sin - cy * cos)
-    translate = _matrix(one, zero, -shift[:, 0], zero, one, -shift[:, 1])
-    shear = _matrix(one, transformation["shear"], zero, zero, one, zero)
-    scale = _matrix(zx, zero, cx * (1.0 - zx), zero, zy, cy * (1.0 - zy))
-    composed = ops.matmul(ops.matmul(rotate, translate), ops.matmul(shear, scale))
-    top = ops.reshape(composed[:, :2, :], (-1, 6))
-    return ops.concatenate([top, ops.zeros_like(top[:, :2])], axis=1)
+    rows = [
+        # rotation about the centre
+        [(cos, -sin, cx - cx * cos + cy * sin), (sin, cos, cy - cx * sin - cy * cos)],
+        [(one, zero, -shift[:, 0]), (zero, one, -shift[:, 1])],  # translation
+        [(one, float64(transformation["shear"]), zero), (zero, one, zero)],  # shear
+        [(zx, zero, cx * (1.0 - zx)), (zero, zy, cy * (1.0 - zy))],  # zoom about the centre
+    ]
+    rotate, translate, shear, scale = (_matrix(xp, *pair, (zero, zero, one)) for pair in rows)
+    composed = xp.matmul(xp.matmul(rotate, translate), xp.matmul(shear, scale))
+    top = xp.reshape(composed[:, :2, :], (-1, 6))
+    matrices = xp.concatenate([top, xp.zeros_like(top[:, :2])], axis=1)
+    return matrices.astype("float32") if xp is np else ops.cast(matrices, "float32")
 
 
-def _matrix(a0, a1, a2, b0, b1, b2):
-    """`(batch, 3, 3)` affine matrices from their first two rows' entries."""
-    zero, one = ops.zeros_like(a0), ops.ones_like(a0)
-    rows = [(a0, a1, a2), (b0, b1, b2), (zero, zero, one)]
-    return ops.stack([ops.stack(row, axis=-1) for row in rows], axis=-2)
+def _matrix(xp, *rows):
+    """`(batch, 3, 3)` matrices from three rows of three `(batch,)` entries."""
+    return xp.stack([xp.stack(row, axis=-1) for row in rows], axis=-2)

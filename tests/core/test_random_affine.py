@@ -136,3 +136,14 @@ def test_rejects_ranges_the_transform_cannot_take():
         RandomAffine(shear_factor=1.5)
     with pytest.raises(ValueError, match="zoom_factor"):
         RandomAffine(zoom_factor=1.0)
+
+
+def test_numpy_and_keras_compose_the_same_matrices():
+    """The preview composes its cached draws in numpy; training, in the backend's ops."""
+    from core.random_affine import affine_matrices
+
+    draws = _blog_layer(seed=6).get_random_transformation(_smooth(40, 56, batch=64))
+    in_numpy = affine_matrices({k: np.asarray(v) for k, v in draws.items()}, 40, 56, xp=np)
+    in_keras = np.asarray(affine_matrices(draws, 40, 56))
+    assert in_numpy.dtype == in_keras.dtype == np.float32 and in_numpy.shape == (64, 8)
+    np.testing.assert_array_equal(in_numpy, in_keras)
