@@ -9,7 +9,7 @@ same layers, so what users see is what trains.
 `RandomAffine` draws what Keras' `RandomRotation`, `RandomTranslation`, `RandomShear`
 and `RandomZoom` draw and composes their matrices, but resamples once: one
 interpolation instead of four (sharper pictures, borders filled from the original) and
-a quarter of the work, which the preview's latency needed (bench/preview_latency.py).
+a quarter of the resampling, which the preview's latency needed (bench/preview_latency.py).
 `keras_code` shows the four built-in layers, which anyone can paste into plain Keras.
 
 Unit conversions (checked against the legacy ImageDataGenerator in
