@@ -249,7 +249,10 @@ def _walk_through(page, app_url: str, picture: Path, pets: Path) -> None:
     page.locator(".st-key-train_method").get_by_text("Bottleneck features").click()
     page.locator(".st-key-train_blog_settings button").first.wait_for()
     _idle(page)
-    assert page.locator(".st-key-train_size_bottleneck input").input_value() == "224"
+    # Waits for the rerun the click starts (on a busy machine it may not have begun when
+    # _idle looked), then fails if the size is not the network's native one.
+    size = page.locator(".st-key-train_size_bottleneck input")
+    playwright_api.expect(size).to_have_value("224", timeout=WAIT_MS)
     page.evaluate("window.scrollTo(0, 0)")
     _shot(page, "train_bottleneck")
 
