@@ -393,8 +393,8 @@ def keras_code(config: AugmentConfig) -> str:
     lines = ["import keras", "from keras import layers", ""]
     if any(name in _GEOMETRIC for name, _ in layer_specs(config)):
         lines += [
-            "# The lab draws the same rotation, shift, shear and zoom and composes them into",
-            "# one transform (core/random_affine.py), so each picture is resampled once.",
+            "# The lab composes rotation, shift, shear and zoom into one",
+            "# transform (core/random_affine.py): one resampling per picture.",
         ]
     lines.append("augmentation = keras.Sequential([")
     for name, kwargs in layer_specs(config) or [("Identity", {})]:

@@ -200,7 +200,7 @@ def test_keras_code_builds_the_keras_layers_the_lab_composes(name):
 def test_code_snippets_say_the_units():
     code = keras_code(PRESETS["blog: preview"])
     assert "±40°" in code and 'fill_mode="nearest"' in code and "tan(angle)" in code
-    assert "resampled once" in code and "resampled once" not in keras_code(PRESETS["none"])
+    assert "one resampling" in code and "one resampling" not in keras_code(PRESETS["none"])
     legacy = legacy_code(PRESETS["strong"])
     assert "shear_range=20" in legacy and "contrast" in legacy
     assert "brightness_range=(0.8, 1.2)" in legacy
