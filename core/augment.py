@@ -56,15 +56,14 @@ def layer_specs(config: AugmentConfig) -> list[tuple[str, dict]]:
         fill["fill_value"] = float(config.fill_value)
     specs = []
     if config.rotation_degrees:
-        specs.append(("RandomRotation", {"factor": _round(config.rotation_degrees / 360), **fill}))
+        specs.append(("RandomRotation", {"factor": _rotation_factor(config), **fill}))
     if config.width_shift or config.height_shift:
         shifts = {"height_factor": config.height_shift, "width_factor": config.width_shift}
         specs.append(("RandomTranslation", {**shifts, **fill}))
     if config.shear_degrees:
         # (0, f), not f: the layer flips the sign at random anyway, so both draw from
         # [-f, f], but Keras 3.15 cannot reload the (-f, f) that a float is saved as.
-        factor = _round(math.tan(math.radians(config.shear_degrees)))
-        specs.append(("RandomShear", {"x_factor": (0.0, factor), **fill}))
+        specs.append(("RandomShear", {"x_factor": (0.0, _shear_factor(config)), **fill}))
     if config.zoom:
         zoom = (-config.zoom, config.zoom)
         specs.append(("RandomZoom", {"height_factor": zoom, "width_factor": zoom, **fill}))
@@ -90,16 +89,24 @@ def stack_specs(config: AugmentConfig) -> list[tuple[str, dict]]:
     if len(rest) == len(specs):
         return rest
     affine = {
-        "rotation_factor": _round(config.rotation_degrees / 360),
+        "rotation_factor": _rotation_factor(config),
         "height_factor": config.height_shift,
         "width_factor": config.width_shift,
-        "shear_factor": _round(math.tan(math.radians(config.shear_degrees))),
+        "shear_factor": _shear_factor(config),
         "zoom_factor": config.zoom,
         "fill_mode": config.fill_mode,
     }
     if config.fill_mode == "constant":
         affine["fill_value"] = float(config.fill_value)
     return [("RandomAffine", affine), *rest]
+
+
+def _rotation_factor(config: AugmentConfig) -> float:
+    return _round(config.rotation_degrees / 360)  # a fraction of a full turn
+
+
+def _shear_factor(config: AugmentConfig) -> float:
+    return _round(math.tan(math.radians(config.shear_degrees)))  # tan(angle)
 
 
 def _round(value: float) -> float:
